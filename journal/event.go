@@ -1,0 +1,76 @@
+package journal
+
+import "time"
+
+// Kind names what an Event records.
+type Kind string
+
+// The kinds of event the head node records. Analysis judges the history of
+// these after the fact; nothing asserts in the middle of chaos.
+const (
+	// KindProbeAck is a compacted run of acknowledged probe commits served by
+	// one node on one timeline: sequence numbers First..Last, acknowledged
+	// between FirstAt and LastAt.
+	KindProbeAck Kind = "probe.ack"
+	// KindProbeError is one failed probe write (Seq, SQLState, Error).
+	KindProbeError Kind = "probe.error"
+	// KindProbeReadback is the result of reading the probe table back from
+	// the current primary: Missing lists acknowledged sequence numbers that
+	// are not there, Last the highest acknowledged number checked.
+	KindProbeReadback Kind = "probe.readback"
+	// KindPower is a power change of Node (On) with its Source.
+	KindPower Kind = "power"
+	// KindFaultInject and KindFaultRecover bracket a fault (Detail names the
+	// fault kind, ID its id) on Node.
+	KindFaultInject  Kind = "fault.inject"
+	KindFaultRecover Kind = "fault.recover"
+	// KindRole is a Patroni role or state change of Node (Role, State, Timeline).
+	KindRole Kind = "role"
+	// KindLeader is a change of the leader key: Node holds it, or Node is
+	// empty when the key expired or was deleted.
+	KindLeader Kind = "leader"
+	// KindHAProxy is a backend server going up (On true) or down for
+	// listener Detail ("primary" or "replica").
+	KindHAProxy Kind = "haproxy"
+	// KindAgent is an agent appearing (On true) or vanishing.
+	KindAgent Kind = "agent"
+	// KindSwitch is a switch of the Failure Injection Unit changing position.
+	KindSwitch Kind = "switch"
+	// KindNode is a node-reported event such as "reinitialised" or "rewound" (Detail).
+	KindNode Kind = "node"
+	// KindMark is a free-form marker (scenario step, head node start).
+	KindMark Kind = "mark"
+)
+
+// Event is one record of the journal. Fields that a kind does not use stay
+// empty and are omitted from the JSON line.
+type Event struct {
+	// Seq is assigned by the journal on append: 1, 2, 3...
+	Seq uint64 `json:"seq"`
+	// At is when it happened: a wall-clock time derived from one monotonic
+	// base, so differences between events are immune to clock steps.
+	At   time.Time `json:"at"`
+	Kind Kind      `json:"kind"`
+
+	Node     string `json:"node,omitempty"`
+	Source   string `json:"source,omitempty"`
+	On       *bool  `json:"on,omitempty"`
+	Role     string `json:"role,omitempty"`
+	State    string `json:"state,omitempty"`
+	Timeline int    `json:"timeline,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+
+	// Probe fields.
+	First    uint64    `json:"first,omitempty"`
+	Last     uint64    `json:"last,omitempty"`
+	FirstAt  time.Time `json:"first_at,omitzero"`
+	LastAt   time.Time `json:"last_at,omitzero"`
+	Seqno    uint64    `json:"seqno,omitempty"`
+	SQLState string    `json:"sqlstate,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Missing  []uint64  `json:"missing,omitempty"`
+}
+
+// Bool returns a pointer to b, for Event.On.
+func Bool(b bool) *bool { return &b }
