@@ -1,0 +1,134 @@
+// Package agent runs on every database node: it renders the node's Patroni
+// configuration, runs Patroni as user postgres and restarts it when it dies,
+// and announces the node in etcd with a lease so the head node sees agents
+// appear and vanish.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redswitch/redswitch/cluster"
+)
+
+// Options configure one node's agent.
+type Options struct {
+	Patroni cluster.PatroniOptions
+	// ConfigPath is where patroni.yml is written.
+	ConfigPath string
+	// PatroniBin is the patroni executable.
+	PatroniBin string
+	// User runs Patroni and PostgreSQL (PostgreSQL refuses root).
+	User string
+	// RestartDelay is the pause before Patroni is started again after it died.
+	RestartDelay time.Duration
+	// RegisterTTL is the lease of the agent's key in etcd.
+	RegisterTTL time.Duration
+	Log         *slog.Logger
+}
+
+// AgentKey is the etcd key an agent keeps alive for its node.
+func AgentKey(scope, name string) string {
+	return fmt.Sprintf("/redswitch/%s/agents/%s", scope, name)
+}
+
+// AgentPrefix is the etcd prefix of every agent key of a scope.
+func AgentPrefix(scope string) string { return fmt.Sprintf("/redswitch/%s/agents/", scope) }
+
+func (o *Options) defaults() {
+	if o.ConfigPath == "" {
+		o.ConfigPath = "/etc/redswitch/patroni.yml"
+	}
+	if o.PatroniBin == "" {
+		o.PatroniBin = "patroni"
+	}
+	if o.User == "" {
+		o.User = "postgres"
+	}
+	if o.RestartDelay == 0 {
+		o.RestartDelay = time.Second
+	}
+	if o.RegisterTTL == 0 {
+		o.RegisterTTL = 3 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run renders the configuration, then supervises Patroni and keeps the
+// agent registered until ctx ends. It returns when Patroni has stopped.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
+	log := o.Log.With("node", o.Patroni.Name)
+	cfg, err := cluster.RenderPatroni(o.Patroni)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	acct, err := lookupAccount(o.User)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := writeOwned(o.ConfigPath, []byte(cfg), 0o600, acct); err != nil {
+		return fmt.Errorf("agent: write %s: %w", o.ConfigPath, err)
+	}
+	// Patroni runs initdb into DataDir: its parent must belong to the user.
+	if err := os.MkdirAll(filepath.Dir(o.Patroni.DataDir), 0o755); err != nil {
+		return fmt.Errorf("agent: data dir parent: %w", err)
+	}
+	if err := os.Chown(filepath.Dir(o.Patroni.DataDir), acct.uid, acct.gid); err != nil {
+		return fmt.Errorf("agent: chown data dir parent: %w", err)
+	}
+	log.Info("agent starting", "scope", o.Patroni.Scope, "address", o.Patroni.Address,
+		"etcd", strings.Join(o.Patroni.Etcd, ","), "timings", o.Patroni.Timings.Name)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	regDone := make(chan struct{})
+	go func() {
+		defer close(regDone)
+		register(ctx, o, log)
+	}()
+	err = supervise(ctx, o, acct, log)
+	cancel()
+	<-regDone
+	return err
+}
+
+func writeOwned(path string, data []byte, mode os.FileMode, a account) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chown(tmp, a.uid, a.gid); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// DetectAddress returns the first non-loopback IPv4 address of this
+// machine: in a container, its address on the rig's network.
+func DetectAddress() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("list interface addresses: %w", err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.To4() == nil {
+			continue
+		}
+		return ipn.IP.String(), nil
+	}
+	return "", errors.New("no non-loopback IPv4 address: pass --address")
+}

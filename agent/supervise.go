@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// supervise runs Patroni until ctx ends, starting it again whenever it dies.
+// When the agent is PID 1 (a container) it also reaps the orphans that
+// PostgreSQL leaves behind, and so must collect Patroni's exit itself.
+func supervise(ctx context.Context, o Options, a account, log *slog.Logger) error {
+	r := newReaper(os.Getpid() == 1)
+	defer r.stop()
+	for {
+		start := time.Now()
+		pid, exited, err := startPatroni(o, a, r, log)
+		if err != nil {
+			log.Error("cannot start patroni", "err", err)
+		} else {
+			log.Info("patroni started", "pid", pid)
+			select {
+			case st := <-exited:
+				log.Warn("patroni exited; restarting", "status", st, "ran", time.Since(start).Round(time.Millisecond))
+			case <-ctx.Done():
+				stopPatroni(pid, exited, log)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(o.RestartDelay):
+		}
+	}
+}
+
+// stopPatroni asks Patroni to shut PostgreSQL down cleanly, and kills it if
+// that takes too long.
+func stopPatroni(pid int, exited <-chan string, log *slog.Logger) {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-exited:
+		log.Info("patroni stopped")
+	case <-time.After(30 * time.Second):
+		log.Warn("patroni did not stop in 30 s; killing it")
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		<-exited
+	}
+}
+
+func startPatroni(o Options, a account, r *reaper, log *slog.Logger) (int, <-chan string, error) {
+	path, err := lookPath(o.PatroniBin)
+	if err != nil {
+		return 0, nil, err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, nil, fmt.Errorf("pipe: %w", err)
+	}
+	attr := &os.ProcAttr{
+		Dir:   a.home,
+		Env:   []string{"HOME=" + a.home, "PATH=/usr/lib/postgresql/15/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "USER=" + a.name},
+		Files: []*os.File{nil, pw, pw},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid)},
+			Setpgid:    true,
+		},
+	}
+	r.lock()
+	p, err := os.StartProcess(path, []string{path, o.ConfigPath}, attr)
+	pw.Close()
+	if err != nil {
+		r.unlock()
+		pr.Close()
+		return 0, nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	exited := r.watch(p)
+	r.unlock()
+	go prefixLines(pr, os.Stderr, "["+o.Patroni.Name+"] ")
+	return p.Pid, exited, nil
+}
+
+func lookPath(bin string) (string, error) {
+	for _, dir := range []string{"", "/usr/bin/", "/usr/local/bin/"} {
+		p := dir + bin
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("patroni executable %q not found", bin)
+}
+
+// prefixLines copies r to w line by line, tagging each with the node name
+// so logs of several nodes stay readable side by side.
+func prefixLines(r io.ReadCloser, w io.Writer, prefix string) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fmt.Fprintf(w, "%s%s\n", prefix, sc.Text())
+	}
+}
+
+// reaper collects exit statuses. As PID 1 it reaps every child, including
+// orphans, and hands the statuses of watched processes to their waiters;
+// otherwise it simply waits for the watched process.
+type reaper struct {
+	init    bool
+	mu      sync.Mutex
+	waiters map[int]chan string
+	sig     chan os.Signal
+	done    chan struct{}
+}
+
+func newReaper(init bool) *reaper {
+	r := &reaper{init: init, waiters: map[int]chan string{}, done: make(chan struct{})}
+	if init {
+		r.sig = make(chan os.Signal, 16)
+		signal.Notify(r.sig, syscall.SIGCHLD)
+		go r.loop()
+	}
+	return r
+}
+
+func (r *reaper) lock()   { r.mu.Lock() }
+func (r *reaper) unlock() { r.mu.Unlock() }
+
+// watch must be called with the lock held, right after the process started,
+// so that a fast exit is not reaped before its waiter exists.
+func (r *reaper) watch(p *os.Process) <-chan string {
+	ch := make(chan string, 1)
+	if !r.init {
+		go func() {
+			st, err := p.Wait()
+			if err != nil {
+				ch <- err.Error()
+				return
+			}
+			ch <- st.String()
+		}()
+		return ch
+	}
+	r.waiters[p.Pid] = ch
+	return ch
+}
+
+func (r *reaper) loop() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.sig:
+		case <-time.After(time.Second):
+			// A lost SIGCHLD (they coalesce) must not leave zombies.
+		}
+		r.reapAll()
+	}
+}
+
+func (r *reaper) reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		r.mu.Lock()
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid > 0 {
+			if ch, ok := r.waiters[pid]; ok {
+				delete(r.waiters, pid)
+				ch <- describeStatus(ws)
+			}
+		}
+		r.mu.Unlock()
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func (r *reaper) stop() {
+	if r.init {
+		signal.Stop(r.sig)
+		close(r.done)
+	}
+}
+
+func describeStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Sprintf("killed by %s", ws.Signal())
+	}
+	return fmt.Sprintf("status %d", int(ws))
+}

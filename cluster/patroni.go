@@ -1,0 +1,177 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Ports a node listens on inside its container or machine.
+const (
+	PostgresPort = 5432
+	PatroniPort  = 8008
+	AgentPort    = 8010
+)
+
+// PatroniOptions is everything the agent knows when it renders a node's
+// patroni.yml.
+type PatroniOptions struct {
+	Scope string
+	Name  string
+	// Address is the node's own address, advertised to the other members and
+	// to HAProxy.
+	Address string
+	// Etcd lists host:port endpoints of the consensus store (etcd v3 API).
+	Etcd    []string
+	Timings Timings
+	// DataDir is PostgreSQL's data directory.
+	DataDir string
+	// BinDir holds pg_ctl and friends.
+	BinDir string
+	// Superuser, Replication and Rewind credentials.
+	SuperuserPassword   string
+	ReplicationPassword string
+	// SynchronousMode, SynchronousModeStrict, FailsafeMode and
+	// MaximumLagOnFailover go into the bootstrap DCS configuration.
+	SynchronousMode       bool
+	SynchronousModeStrict bool
+	FailsafeMode          bool
+	MaximumLagOnFailover  int64
+	// Tags are Patroni member tags such as nofailover and noloadbalance.
+	Tags map[string]bool
+}
+
+// Validate reports the first option that cannot produce a working node.
+func (o PatroniOptions) Validate() error {
+	switch {
+	case !validName(o.Scope):
+		return fmt.Errorf("scope %q: use letters, digits, '-' and '_'", o.Scope)
+	case !validName(o.Name):
+		return fmt.Errorf("name %q: use letters, digits, '-' and '_'", o.Name)
+	case net.ParseIP(o.Address) == nil && !validHost(o.Address):
+		return fmt.Errorf("address %q is not an IP address or host name", o.Address)
+	case len(o.Etcd) == 0:
+		return fmt.Errorf("etcd: no endpoints")
+	case o.DataDir == "" || o.BinDir == "":
+		return fmt.Errorf("data dir and bin dir are required")
+	case o.SuperuserPassword == "" || o.ReplicationPassword == "":
+		return fmt.Errorf("superuser and replication passwords are required")
+	}
+	for _, e := range o.Etcd {
+		if _, _, err := net.SplitHostPort(e); err != nil {
+			return fmt.Errorf("etcd endpoint %q: want host:port: %w", e, err)
+		}
+	}
+	return o.Timings.Validate()
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, p := range strings.Split(s, ".") {
+		if !validName(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// RenderPatroni returns the patroni.yml for one node. It is pure so the
+// output can be checked against golden files.
+func RenderPatroni(o PatroniOptions) (string, error) {
+	if err := o.Validate(); err != nil {
+		return "", fmt.Errorf("patroni config: %w", err)
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	q := strconv.Quote
+	t := o.Timings
+	lag := o.MaximumLagOnFailover
+	if lag == 0 {
+		lag = 1048576
+	}
+	w("# Rendered by redswitch agent for node %s of %s; profile %s.\n", o.Name, o.Scope, t.Name)
+	w("scope: %s\n", q(o.Scope))
+	w("name: %s\n", q(o.Name))
+	w("log:\n  level: INFO\n  format: '%%(asctime)s %%(levelname)s: %%(message)s'\n")
+	w("restapi:\n")
+	w("  listen: %s\n", q(fmt.Sprintf("0.0.0.0:%d", PatroniPort)))
+	w("  connect_address: %s\n", q(net.JoinHostPort(o.Address, strconv.Itoa(PatroniPort))))
+	w("etcd3:\n  protocol: http\n  hosts:\n")
+	for _, e := range o.Etcd {
+		w("    - %s\n", q(e))
+	}
+	w("bootstrap:\n  dcs:\n")
+	w("    ttl: %d\n    loop_wait: %d\n    retry_timeout: %d\n", t.TTL, t.LoopWait, t.RetryTimeout)
+	w("    maximum_lag_on_failover: %d\n", lag)
+	w("    synchronous_mode: %t\n    synchronous_mode_strict: %t\n", o.SynchronousMode, o.SynchronousModeStrict)
+	w("    failsafe_mode: %t\n", o.FailsafeMode)
+	w("    postgresql:\n      use_pg_rewind: true\n      use_slots: true\n      parameters:\n")
+	for _, p := range [][2]string{
+		{"wal_level", "replica"},
+		{"hot_standby", "on"},
+		{"wal_log_hints", "on"},
+		{"max_wal_senders", "10"},
+		{"max_replication_slots", "10"},
+		{"wal_keep_size", "256MB"},
+		{"max_connections", "100"},
+	} {
+		w("        %s: %s\n", p[0], q(p[1]))
+	}
+	w("  initdb:\n    - encoding: UTF8\n    - locale: C.UTF-8\n    - data-checksums\n")
+	w("postgresql:\n")
+	w("  listen: %s\n", q(fmt.Sprintf("0.0.0.0:%d", PostgresPort)))
+	w("  connect_address: %s\n", q(net.JoinHostPort(o.Address, strconv.Itoa(PostgresPort))))
+	w("  data_dir: %s\n  bin_dir: %s\n", q(o.DataDir), q(o.BinDir))
+	w("  pgpass: /tmp/pgpass-%s\n", o.Name)
+	w("  authentication:\n")
+	w("    superuser:\n      username: postgres\n      password: %s\n", q(o.SuperuserPassword))
+	w("    replication:\n      username: replicator\n      password: %s\n", q(o.ReplicationPassword))
+	w("  parameters:\n")
+	// The probe reads the serving node's name from SQL.
+	w("    redswitch.node: %s\n", q(o.Name))
+	w("    unix_socket_directories: '/var/run/postgresql'\n")
+	w("  pg_hba:\n")
+	w("    - local all all trust\n")
+	w("    - host replication replicator all scram-sha-256\n")
+	w("    - host all all all scram-sha-256\n")
+	// With ttl 5 Patroni warns every loop that the watchdog safety margin
+	// cannot be met; there is no watchdog in a container or on the booth.
+	w("watchdog:\n  mode: \"off\"\n  safety_margin: -1\n")
+	w("tags:\n")
+	keys := []string{"nofailover", "noloadbalance", "clonefrom", "nosync"}
+	for k := range o.Tags {
+		if !contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys[4:])
+	for _, k := range keys {
+		w("  %s: %t\n", k, o.Tags[k])
+	}
+	return b.String(), nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

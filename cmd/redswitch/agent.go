@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/redswitch/redswitch/agent"
+	"github.com/redswitch/redswitch/cluster"
+)
+
+func runAgent(ctx context.Context, env *environ, args []string) error {
+	fs := newFlags(env, "agent", "Runs on a database node: renders patroni.yml, runs Patroni as user postgres and\nrestarts it when it dies, and registers the node in etcd under /redswitch/<scope>/agents/<name>.\nEvery flag also reads REDSWITCH_<FLAG> from the environment (e.g. REDSWITCH_NAME).")
+	e := func(k, def string) string { return envDefault(env, "REDSWITCH_"+k, def) }
+	scope := fs.String("scope", e("SCOPE", "redswitch"), "Patroni scope (cluster name)")
+	name := fs.String("name", e("NAME", ""), "this node's name, e.g. n1")
+	etcd := fs.String("etcd", e("ETCD", ""), "etcd endpoints host:port, comma separated")
+	timings := fs.String("timings", e("TIMINGS", "aggressive"), "timing profile: aggressive, default or TTL/LOOP_WAIT/RETRY_TIMEOUT")
+	address := fs.String("address", e("ADDRESS", ""), "address other members and HAProxy reach this node at (default: first non-loopback IPv4)")
+	dataDir := fs.String("data-dir", e("DATA_DIR", "/data/pg"), "PostgreSQL data directory")
+	binDir := fs.String("bin-dir", e("BIN_DIR", "/usr/lib/postgresql/15/bin"), "PostgreSQL binaries")
+	suPass := fs.String("superuser-password", e("SUPERUSER_PASSWORD", "postgres"), "password of the postgres superuser")
+	replPass := fs.String("replication-password", e("REPLICATION_PASSWORD", "replicator"), "password of the replication user")
+	sync := fs.Bool("synchronous-mode", e("SYNCHRONOUS_MODE", "") == "true", "Patroni synchronous_mode")
+	syncStrict := fs.Bool("synchronous-mode-strict", e("SYNCHRONOUS_MODE_STRICT", "") == "true", "Patroni synchronous_mode_strict")
+	failsafe := fs.Bool("failsafe-mode", e("FAILSAFE_MODE", "") == "true", "Patroni failsafe_mode")
+	maxLag := fs.Int64("maximum-lag-on-failover", 0, "bytes a replica may lag and still be promoted (default Patroni's 1 MiB)")
+	tags := fs.String("tags", e("TAGS", ""), "Patroni tags set to true, comma separated (nofailover, noloadbalance)")
+	configPath := fs.String("config", e("CONFIG", "/etc/redswitch/patroni.yml"), "where to write patroni.yml")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usagef("--name is required")
+	}
+	t, err := cluster.ParseTimings(*timings)
+	if err != nil {
+		return usagef("--timings: %v", err)
+	}
+	endpoints := splitList(*etcd)
+	if len(endpoints) == 0 {
+		return usagef("--etcd: at least one host:port is required")
+	}
+	for i, ep := range endpoints {
+		endpoints[i] = strings.TrimPrefix(strings.TrimPrefix(ep, "http://"), "https://")
+	}
+	if *address == "" {
+		a, err := agent.DetectAddress()
+		if err != nil {
+			return usagef("--address: %v", err)
+		}
+		*address = a
+	}
+	tagMap := map[string]bool{}
+	for _, tg := range splitList(*tags) {
+		tagMap[tg] = true
+	}
+	return agent.Run(ctx, agent.Options{
+		Patroni: cluster.PatroniOptions{
+			Scope: *scope, Name: *name, Address: *address, Etcd: endpoints, Timings: t,
+			DataDir: *dataDir, BinDir: *binDir, SuperuserPassword: *suPass, ReplicationPassword: *replPass,
+			SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
+			MaximumLagOnFailover: *maxLag, Tags: tagMap,
+		},
+		ConfigPath: *configPath,
+		Log:        env.log,
+	})
+}

@@ -1,0 +1,108 @@
+// Package etcd runs the head node's embedded etcd server: the consensus
+// store Patroni keeps its leader lease and member keys in.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Options configure the embedded server.
+type Options struct {
+	// Name of the member; also part of the initial cluster.
+	Name string
+	// Dir is the data directory; it is kept across restarts of the head
+	// node so Patroni's keys survive.
+	Dir string
+	// ClientAddrs are host:port addresses to serve clients on: loopback for
+	// the head node itself, the container network's gateway for the nodes.
+	ClientAddrs []string
+	// PeerAddr is the host:port for the (single-member) peer listener.
+	PeerAddr string
+	// StartTimeout bounds how long Start waits for the server to be ready.
+	StartTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Server is a running embedded etcd.
+type Server struct {
+	e         *embed.Etcd
+	endpoints []string
+}
+
+// Start starts the server and waits until it serves clients or ctx ends.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if len(o.ClientAddrs) == 0 || o.PeerAddr == "" || o.Dir == "" {
+		return nil, errors.New("etcd: data dir, client and peer addresses are required")
+	}
+	if o.Name == "" {
+		o.Name = "headnode"
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = o.Name
+	cfg.Dir = o.Dir
+	cfg.LogLevel = "error"
+	cfg.Logger = "zap"
+	var clients []url.URL
+	var endpoints []string
+	for _, a := range o.ClientAddrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("etcd: client address %q: %w", a, err)
+		}
+		clients = append(clients, url.URL{Scheme: "http", Host: a})
+		endpoints = append(endpoints, "http://"+a)
+	}
+	peer := url.URL{Scheme: "http", Host: o.PeerAddr}
+	cfg.ListenClientUrls = clients
+	cfg.AdvertiseClientUrls = clients
+	cfg.ListenPeerUrls = []url.URL{peer}
+	cfg.AdvertisePeerUrls = []url.URL{peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	// A single member on one machine: no need for long elections.
+	cfg.TickMs = 100
+	cfg.ElectionMs = 1000
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = "1h"
+
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: start in %s: %w", o.Dir, err)
+	}
+	timer := time.NewTimer(o.StartTimeout)
+	defer timer.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("etcd: failed while starting: %w", err)
+	case <-timer.C:
+		e.Close()
+		return nil, fmt.Errorf("etcd: not ready after %s", o.StartTimeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, fmt.Errorf("etcd: start: %w", ctx.Err())
+	}
+	if o.Log != nil {
+		o.Log.Info("embedded etcd ready", "endpoints", endpoints, "dir", o.Dir)
+	}
+	return &Server{e: e, endpoints: endpoints}, nil
+}
+
+// Endpoints are the client URLs the server answers on.
+func (s *Server) Endpoints() []string { return s.endpoints }
+
+// Err reports a fatal error of the running server.
+func (s *Server) Err() <-chan error { return s.e.Err() }
+
+// Close stops the server and waits for it.
+func (s *Server) Close() { s.e.Close() }
