@@ -23,15 +23,19 @@ type Timings struct {
 	// DownInterval is HAProxy's check interval for a server that is down, so a
 	// new primary is routed to soon after it answers.
 	DownInterval time.Duration `json:"down_interval"`
+	// CheckFall and CheckRise are how many failed or passed checks mark a
+	// server down or up.
+	CheckFall int `json:"check_fall"`
+	CheckRise int `json:"check_rise"`
 }
 
 // Aggressive is the booth profile: failover in about five seconds.
 var aggressive = Timings{Name: "aggressive", TTL: 5, LoopWait: 1, RetryTimeout: 2,
-	CheckInterval: time.Second, DownInterval: 100 * time.Millisecond}
+	CheckInterval: time.Second, DownInterval: 100 * time.Millisecond, CheckFall: 1, CheckRise: 1}
 
 // patroniDefault is Patroni's shipped profile, for comparison.
 var patroniDefault = Timings{Name: "default", TTL: 30, LoopWait: 10, RetryTimeout: 10,
-	CheckInterval: 3 * time.Second, DownInterval: time.Second}
+	CheckInterval: 3 * time.Second, DownInterval: time.Second, CheckFall: 3, CheckRise: 2}
 
 // ProfileNames lists the named timing profiles.
 func ProfileNames() []string { return []string{aggressive.Name, patroniDefault.Name} }
@@ -60,7 +64,7 @@ func ParseTimings(s string) (Timings, error) {
 		v[i] = n
 	}
 	t := Timings{Name: "custom", TTL: v[0], LoopWait: v[1], RetryTimeout: v[2],
-		CheckInterval: time.Second, DownInterval: 100 * time.Millisecond}
+		CheckInterval: time.Second, DownInterval: 100 * time.Millisecond, CheckFall: 1, CheckRise: 1}
 	if err := t.Validate(); err != nil {
 		return Timings{}, fmt.Errorf("timings %q: %w", s, err)
 	}
@@ -82,8 +86,8 @@ func (t Timings) Validate() error {
 		// when one DCS attempt times out.
 		return fmt.Errorf("loop_wait + 2*retry_timeout = %d s exceeds ttl %d s: the primary could lose its lease while healthy",
 			t.LoopWait+2*t.RetryTimeout, t.TTL)
-	case t.CheckInterval <= 0 || t.DownInterval <= 0:
-		return fmt.Errorf("HAProxy check intervals must be positive")
+	case t.CheckInterval <= 0 || t.DownInterval <= 0 || t.CheckFall < 1 || t.CheckRise < 1:
+		return fmt.Errorf("HAProxy check intervals must be positive and fall/rise at least 1")
 	}
 	return nil
 }

@@ -1,0 +1,45 @@
+# redswitch: `make demo` runs the booth rig in containers, `make test` runs every test.
+SHELL := /bin/bash
+export TESTCONTAINERS_RYUK_DISABLED := true
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin/redswitch
+GO_SOURCES := $(shell find . -name '*.go' -not -path './.build/*') go.mod go.sum $(shell find dashboard/static -type f 2>/dev/null)
+TEST_TIMEOUT ?= 80m
+DEMO_FLAGS ?=
+
+.PHONY: build image demo test unit deps lint clean bench
+
+build: $(BIN)
+
+$(BIN): $(GO_SOURCES)
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/redswitch
+
+deps:
+	@scripts/install-deps.sh
+
+# The node image: a Debian rootfs layer (slow, cached by the hash of its
+# inputs) plus the binary (seconds).
+image: deps build
+	@deploy/image/build.sh $(BIN)
+
+demo: image
+	$(BIN) demo --data-dir .build/demo $(DEMO_FLAGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: lint
+	$(GO) test -short -count=1 ./...
+
+# Every test: unit, fuzz seeds, integration on real containers, browser.
+test: image lint
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...
+
+bench: image
+	$(BIN) bench failover --trials 20 --timings aggressive --out out/bench-failover
+
+clean:
+	-$(BIN) cleanup 2>/dev/null
+	rm -rf bin .build

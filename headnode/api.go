@@ -1,0 +1,117 @@
+package headnode
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// apiError is an error with the HTTP status it maps to.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error to its HTTP status: the one place that decides.
+func statusOf(err error) int {
+	var ae apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status
+	case errors.Is(err, ErrUnknownNode):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
+}
+
+// Handler returns the head node's HTTP API. Extra routes (dashboard,
+// metrics, probe) are mounted by the caller on the returned mux.
+func (h *HeadNode) Handler() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/state", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, h.State())
+	})
+	mux.Handle("POST /api/v1/nodes/{name}/power", h.RequireOperator(http.HandlerFunc(h.handlePower)))
+	return mux
+}
+
+// RequireOperator lets a request through only with the operator token.
+func (h *HeadNode) RequireOperator(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !TokenOK(r, h.o.OperatorToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="redswitch"`)
+			writeError(w, apiError{http.StatusUnauthorized, "operator token required: Authorization: Bearer <token>"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TokenOK reports whether the request carries the token, compared in
+// constant time. An empty configured token lets nothing through.
+func TokenOK(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// PowerRequest is the body of POST /api/v1/nodes/{name}/power.
+type PowerRequest struct {
+	On *bool `json:"on"`
+}
+
+// DecodePowerRequest parses and checks a power request body.
+func DecodePowerRequest(r io.Reader) (PowerRequest, error) {
+	var req PowerRequest
+	dec := json.NewDecoder(io.LimitReader(r, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
+	}
+	if dec.More() {
+		return req, badRequest("body: trailing data after the JSON object")
+	}
+	if req.On == nil {
+		return req, badRequest("body: field \"on\" is required (true or false)")
+	}
+	return req, nil
+}
+
+func (h *HeadNode) handlePower(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !h.hasMember(name) {
+		writeError(w, fmt.Errorf("%w: %q", ErrUnknownNode, name))
+		return
+	}
+	req, err := DecodePowerRequest(r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := h.SetPower(r.Context(), name, *req.On, "api"); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"node": name, "on": *req.On})
+}

@@ -1,0 +1,205 @@
+package headnode
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redswitch/redswitch/cluster"
+)
+
+// NodeState is what the head node knows of one node.
+type NodeState struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	// Power is "on" or "off".
+	Power string `json:"power"`
+	// Agent is true while the node's agent keeps its etcd key alive.
+	Agent bool `json:"agent"`
+	// Role is the role in redswitch's words; PatroniRole and State are
+	// Patroni's own.
+	Role        cluster.Role `json:"role"`
+	PatroniRole string       `json:"patroni_role,omitempty"`
+	State       string       `json:"state,omitempty"`
+	Timeline    int          `json:"timeline,omitempty"`
+	// LagBytes is how far the node's WAL position is behind the leader's.
+	LagBytes *int64 `json:"lag_bytes,omitempty"`
+	// Routed lists HAProxy listeners currently routing to the node.
+	Routed []string `json:"routed,omitempty"`
+	// Tags are the node's Patroni tags.
+	Tags map[string]any `json:"tags,omitempty"`
+	// PatroniVersion as the member reports it.
+	PatroniVersion string `json:"patroni_version,omitempty"`
+}
+
+// EffectiveTimings are the values Patroni runs with, read back from the
+// cluster rather than assumed from the requested profile.
+type EffectiveTimings struct {
+	Requested cluster.Timings `json:"requested"`
+	// TTL, LoopWait and RetryTimeout are from Patroni's configuration key,
+	// corrected for the clamping of the running Patroni version.
+	TTL          int `json:"ttl"`
+	LoopWait     int `json:"loop_wait"`
+	RetryTimeout int `json:"retry_timeout"`
+	// LeaseTTL is the granted TTL of the leader key's lease in etcd: the
+	// lease Patroni really takes.
+	LeaseTTL       int64  `json:"lease_ttl,omitempty"`
+	PatroniVersion string `json:"patroni_version,omitempty"`
+	// Mismatch explains when the effective values differ from the requested
+	// profile, e.g. a Patroni 3.2+ that raised ttl to 20 s.
+	Mismatch string `json:"mismatch,omitempty"`
+}
+
+// State is the answer of GET /api/v1/state.
+type State struct {
+	Scope   string           `json:"scope"`
+	Leader  string           `json:"leader"`
+	Nodes   []NodeState      `json:"nodes"`
+	Timings EffectiveTimings `json:"timings"`
+	// Etcd lists the consensus store's client endpoints.
+	Etcd []string `json:"etcd"`
+	// DSN is the primary's connection string through HAProxy.
+	DSN        string    `json:"dsn"`
+	ReplicaDSN string    `json:"replica_dsn"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// member is the JSON Patroni keeps under /service/<scope>/members/<name>.
+type member struct {
+	ConnURL  string         `json:"conn_url"`
+	APIURL   string         `json:"api_url"`
+	State    string         `json:"state"`
+	Role     string         `json:"role"`
+	Version  string         `json:"version"`
+	XLogLoc  int64          `json:"xlog_location"`
+	Timeline int            `json:"timeline"`
+	Tags     map[string]any `json:"tags"`
+}
+
+func parseMember(v []byte) (member, bool) {
+	var m member
+	if err := json.Unmarshal(v, &m); err != nil {
+		return member{}, false
+	}
+	return m, true
+}
+
+// dcsConfig is Patroni's /service/<scope>/config.
+type dcsConfig struct {
+	TTL          int `json:"ttl"`
+	LoopWait     int `json:"loop_wait"`
+	RetryTimeout int `json:"retry_timeout"`
+}
+
+// buildNodes derives every node's state from the raw inputs. Pure, so the
+// mapping is tested without a cluster.
+func buildNodes(names []string, addresses map[string]string, powered map[string]bool,
+	agents map[string]bool, members map[string]member, leader string, routed map[string][]string) []NodeState {
+	all := map[string]bool{}
+	for _, n := range names {
+		all[n] = true
+	}
+	for n := range members {
+		all[n] = true
+	}
+	sorted := make([]string, 0, len(all))
+	for n := range all {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	leaderPos := int64(-1)
+	if m, ok := members[leader]; ok {
+		leaderPos = m.XLogLoc
+	}
+	out := make([]NodeState, 0, len(sorted))
+	for _, n := range sorted {
+		ns := NodeState{Name: n, Address: addresses[n], Power: "on", Agent: agents[n], Routed: routed[n]}
+		if p, ok := powered[n]; ok && !p {
+			ns.Power = "off"
+		}
+		m, ok := members[n]
+		switch {
+		case ns.Power == "off":
+			ns.Role = cluster.RoleDown
+		case !ok:
+			ns.Role = cluster.RoleStarting
+			if !ns.Agent {
+				ns.Role = cluster.RoleDown
+			}
+		default:
+			ns.PatroniRole, ns.State, ns.Timeline, ns.Tags, ns.PatroniVersion = m.Role, m.State, m.Timeline, m.Tags, m.Version
+			ns.Role = cluster.RoleFromPatroni(m.Role, m.State)
+			if n == leader && ns.Role == cluster.RoleReplica {
+				ns.Role = cluster.RolePrimary
+			}
+			if strings.Contains(m.State, "rewind") {
+				ns.Role = cluster.RoleRewinding
+			}
+			if n != leader && leaderPos >= 0 && m.XLogLoc > 0 {
+				lag := leaderPos - m.XLogLoc
+				if lag < 0 {
+					lag = 0
+				}
+				ns.LagBytes = &lag
+			}
+			if n == leader {
+				zero := int64(0)
+				ns.LagBytes = &zero
+			}
+		}
+		if ns.Address == "" && ok {
+			ns.Address = hostOf(m.ConnURL)
+		}
+		out = append(out, ns)
+	}
+	return out
+}
+
+// hostOf extracts the host of a postgres://user@host:port/db URL.
+func hostOf(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		u = u[i+1:]
+	} else if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, ":/"); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+// effective compares the requested profile with what the cluster runs.
+func effective(req cluster.Timings, cfg *dcsConfig, version string, leaseTTL int64) EffectiveTimings {
+	e := EffectiveTimings{Requested: req, TTL: req.TTL, LoopWait: req.LoopWait, RetryTimeout: req.RetryTimeout,
+		PatroniVersion: version, LeaseTTL: leaseTTL}
+	if cfg != nil && cfg.TTL > 0 {
+		e.TTL, e.LoopWait, e.RetryTimeout = cfg.TTL, cfg.LoopWait, cfg.RetryTimeout
+	}
+	if version != "" {
+		clamped := cluster.Timings{TTL: e.TTL, LoopWait: e.LoopWait, RetryTimeout: e.RetryTimeout}.EffectiveFor(version)
+		e.TTL, e.RetryTimeout = clamped.TTL, clamped.RetryTimeout
+	}
+	if leaseTTL > 0 && int(leaseTTL) != e.TTL {
+		e.TTL = int(leaseTTL)
+	}
+	var diffs []string
+	if e.TTL != req.TTL {
+		diffs = append(diffs, "ttl "+itoa(e.TTL)+" s (requested "+itoa(req.TTL)+")")
+	}
+	if e.LoopWait != req.LoopWait {
+		diffs = append(diffs, "loop_wait "+itoa(e.LoopWait)+" s (requested "+itoa(req.LoopWait)+")")
+	}
+	if e.RetryTimeout != req.RetryTimeout {
+		diffs = append(diffs, "retry_timeout "+itoa(e.RetryTimeout)+" s (requested "+itoa(req.RetryTimeout)+")")
+	}
+	if len(diffs) > 0 {
+		e.Mismatch = "Patroni " + version + " runs with " + strings.Join(diffs, ", ") + ": this is not the requested profile"
+	}
+	return e
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
