@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -143,11 +144,28 @@ type openFault struct {
 	line   int
 }
 
+// err joins the errors in file order, so the report reads top to bottom
+// whatever order the checks ran in.
 func (p *parser) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	return errors.Join(p.errs...)
+	errs := p.errs
+	var sentinel error
+	if len(errs) > maxErrors {
+		errs, sentinel = errs[:maxErrors], errs[maxErrors]
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].(*Error), errs[j].(*Error)
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	if sentinel != nil {
+		errs = append(errs, sentinel)
+	}
+	return errors.Join(errs...)
 }
 
 // fail records an error at node n (line 1 when n is unknown).
@@ -927,11 +945,9 @@ func (p *parser) recoverFault(f *fields, field string) (*FaultStep, bool) {
 	for i := len(p.open) - 1; i >= 0; i-- {
 		o := p.open[i]
 		if (kind == "" || o.kind == kind) && (target == "" || o.target == target) {
+			// @last keeps pointing at the injection's target: a recover
+			// step restores, it does not pick a new victim.
 			p.open = append(p.open[:i], p.open[i+1:]...)
-			p.last = lastNodes
-			if o.target == string(SelectEtcd) {
-				p.last = lastEtcd
-			}
 			return &FaultStep{Kind: o.kind, Injected: o.line}, ok
 		}
 	}
@@ -990,7 +1006,7 @@ func (p *parser) fork(n *yaml.Node, field string, line int) (*ForkStep, bool) {
 // error messages.
 func expectChecks() []string {
 	return []string{"failover", "no_failover", "lost_commits", "split_brain", "writes",
-		"primary", "timeline_advanced", "rejoined", "reinitialised"}
+		"primary", "timeline_advanced", "rejoined", "reinitialised", "power_cuts"}
 }
 
 func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
@@ -1000,13 +1016,16 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 	}
 	e := &ExpectStep{}
 	checks := 0
+	// Once a key is unknown, "checks nothing" would only repeat the typo.
 	for _, k := range expectChecks() {
 		if f.has(k) {
 			checks++
 		}
 	}
 	if checks == 0 {
-		p.fail(n, field, "checks nothing (want at least one of %s)", strings.Join(expectChecks(), ", "))
+		if ok {
+			p.fail(n, field, "checks nothing (want at least one of %s)", strings.Join(expectChecks(), ", "))
+		}
 		return nil, false
 	}
 	sub := func(k string) string { return join(field, k) }
@@ -1019,7 +1038,7 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
 			if b, _ := p.boolean(v, sub("failover")); !b {
 				p.fail(v, sub("failover"), "failover: false is spelled no_failover: true")
-				ok = false
+				ok, fe = false, nil
 			}
 		} else if ff, good := p.mapping(v, sub("failover"), "within"); ff == nil || !good {
 			ok = false
@@ -1031,14 +1050,17 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 		e.Failover = fe
 	}
 	if v := f.vals["no_failover"]; v != nil {
-		if b, good := p.boolean(v, sub("no_failover")); !good {
+		b, good := p.boolean(v, sub("no_failover"))
+		switch {
+		case !good:
 			ok = false
-		} else if !b {
+		case !b:
 			p.fail(v, sub("no_failover"), "no_failover: false checks nothing; expect failover instead")
 			ok = false
+		default:
+			e.NoFailover = true
 		}
-		e.NoFailover = true
-		if e.Failover != nil {
+		if e.NoFailover && e.Failover != nil {
 			p.fail(f.keys["no_failover"], sub("no_failover"), "contradicts failover in the same step")
 			ok = false
 		}
@@ -1094,6 +1116,14 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 		sel, good := p.selector(v, sub("reinitialised"), namedSelectors(), false)
 		ok = ok && good
 		e.Reinitialised = &sel
+	}
+	if v := f.vals["power_cuts"]; v != nil {
+		if c, good := p.integer(v, sub("power_cuts"), 0, 1000); good {
+			pc := int(c)
+			e.PowerCuts = &pc
+		} else {
+			ok = false
+		}
 	}
 	if v := f.vals["within"]; v != nil {
 		d, good := p.duration(v, sub("within"))

@@ -327,6 +327,9 @@ type ExpectStep struct {
 	// Reinitialised names a node that must have been rebuilt from a
 	// fresh base backup.
 	Reinitialised *Selector
+	// PowerCuts is how many times a node lost power since the scenario
+	// began: a bouncing switch must still cut only once.
+	PowerCuts *int
 	// Within bounds how long the state checks (Primary, TimelineAdvanced,
 	// Rejoined, Reinitialised) may take to come true; zero means the
 	// runner's default.
@@ -407,6 +410,9 @@ func (e ExpectStep) String() string {
 	}
 	if e.Reinitialised != nil {
 		parts = append(parts, e.Reinitialised.String()+" reinitialised")
+	}
+	if e.PowerCuts != nil {
+		parts = append(parts, fmt.Sprintf("power_cuts = %d", *e.PowerCuts))
 	}
 	s := strings.Join(parts, ", ")
 	if e.Within > 0 {

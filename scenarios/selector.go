@@ -16,7 +16,9 @@ const (
 	SelectReplica SelectKind = "replica"
 	SelectAny     SelectKind = "any"
 	// SelectLast is "@last": the node or nodes the latest power, switch or
-	// fault step acted on.
+	// fault injection acted on (a recover step does not move it). After a
+	// step with several targets it means all of them: "primary is_not
+	// @last" then means none of them.
 	SelectLast SelectKind = "@last"
 	// SelectAll is every database node, for a simultaneous power cut.
 	SelectAll SelectKind = "all"
