@@ -1,0 +1,526 @@
+// redswitch dashboard. Read-only websocket for everyone; operator actions
+// go to the head node's HTTP API with a bearer token, never the websocket.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const WINDOW_MS = 60000;      // the rate strip shows the last minute
+  const KEEP_MS = 90000;        // samples kept beyond it for smooth scrolling
+  const MAX_LOG = 200;
+  const TOKEN_KEY = "redswitch.operatorToken";
+  const PHASE_COLOURS = ["#e5261f", "#e3b341", "#4c9aff", "#3fb950", "#b07cff", "#39c5cf"];
+
+  const state = {
+    view: null,
+    samples: [],  // {t: ms (server clock), rate}
+    skew: 0,      // server clock minus ours, ms, from the latest message
+    token: sessionStorage.getItem(TOKEN_KEY) || "",
+  };
+
+  // ---------- small helpers ----------
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k === "style") Object.assign(e.style, v); // CSSOM, allowed by the CSP
+
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k != null) e.append(k);
+    return e;
+  }
+  const serverNow = () => Date.now() + state.skew;
+  const ms = (s) => (s ? Date.parse(s) : NaN);
+  function seconds(x) { return (Math.round(x * 10) / 10).toFixed(1) + " s"; }
+  function clock(t) {
+    const d = new Date(t);
+    if (isNaN(d)) return "";
+    const p = (n, w = 2) => String(n).padStart(w, "0");
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+  function bytes(n) {
+    if (n == null) return "–";
+    if (n < 1024) return n + " B";
+    if (n < 1048576) return (n / 1024).toFixed(1) + " kB";
+    return (n / 1048576).toFixed(1) + " MB";
+  }
+  function commits(n) { return n === 1 ? "1 commit lost" : `${n} commits lost`; }
+  function noteTime(t) {
+    // Estimate the server clock from messages so durations counted on this
+    // device agree with the head node's timestamps.
+    const s = ms(t);
+    if (!isNaN(s)) state.skew = s - Date.now();
+  }
+
+  // ---------- websocket ----------
+  let backoff = 500;
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws`);
+    setConn("connecting", "connecting");
+    ws.onopen = () => {
+      backoff = 500;
+      setConn("live", "live");
+      // The server replays the view, recent lines and samples: start clean.
+      state.samples = [];
+      $("log").replaceChildren();
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      if (m.type === "view" && m.view) renderView(m.view);
+      else if (m.type === "line" && m.line) addLine(m.line);
+      else if (m.type === "rate" && m.sample) addSample(m.sample);
+    };
+    ws.onclose = () => {
+      setConn("down", "reconnecting…");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+    ws.onerror = () => ws.close();
+  }
+  function setConn(s, text) { $("conn").dataset.state = s; $("conn-text").textContent = text; }
+
+  // ---------- view ----------
+  function renderView(v) {
+    state.view = v;
+    renderCluster(v.cluster || {});
+    renderNodes(v.nodes || []);
+    renderLast(v.failovers || [], v.probe || {});
+    renderHistory(v.failovers || [], v.reference || {});
+    renderProbe(v.probe || {});
+    fillOperatorTargets(v.nodes || []);
+    drawStrip();
+  }
+
+  function renderCluster(c) {
+    const box = $("cluster");
+    box.replaceChildren(
+      "cluster ", el("b", { text: c.scope || "?" }),
+      " · leader ", el("b", { text: c.leader || "none" }));
+    const t = c.timings || {};
+    const parts = [];
+    if (t.name) parts.push(`${t.name} timings`);
+    if (t.ttl) parts.push(`ttl ${t.ttl} s · loop ${t.loop_wait} s · retry ${t.retry_timeout} s`);
+    if (t.patroni_version) parts.push(`Patroni ${t.patroni_version}`);
+    $("timings").textContent = parts.join(" · ");
+    const warn = $("timing-warning");
+    const clamped = (t.effective_ttl && t.effective_ttl !== t.ttl) ||
+      (t.effective_retry_timeout && t.effective_retry_timeout !== t.retry_timeout);
+    warn.hidden = !clamped;
+    if (clamped) {
+      warn.textContent = `Patroni ${t.patroni_version || ""} runs with ttl ${t.effective_ttl} s and retry_timeout ` +
+        `${t.effective_retry_timeout} s, not the requested ${t.ttl}/${t.retry_timeout}: failovers will be slower.`;
+    }
+  }
+
+  const cards = new Map(); // node name -> {col, parts}
+  function renderNodes(nodes) {
+    const box = $("nodes");
+    const seen = new Set();
+    for (const n of nodes) {
+      seen.add(n.name);
+      let c = cards.get(n.name);
+      if (!c) { c = makeCard(n.name); cards.set(n.name, c); }
+      updateCard(c, n);
+      box.append(c.col); // keeps the head node's order
+    }
+    for (const [name, c] of cards) {
+      if (!seen.has(name)) { c.col.remove(); cards.delete(name); }
+    }
+  }
+  function makeCard(name) {
+    const p = {};
+    p.name = el("span", { class: "node-name", text: name });
+    p.power = el("span", { class: "power" });
+    p.role = el("div", { class: "role" });
+    p.state = el("div", { class: "state" });
+    p.tl = el("dd"); p.lag = el("dd"); p.agent = el("dd");
+    p.powerBtn = el("button", { type: "button", class: "op-only power-btn" });
+    p.powerBtn.addEventListener("click", () => {
+      const on = p.powerBtn.dataset.on !== "true";
+      act("POST", `/api/v1/nodes/${encodeURIComponent(name)}/power`, { on }, `power ${on ? "on" : "off"} ${name}`);
+    });
+    p.card = el("article", { class: "node", "data-name": name },
+      el("div", { class: "node-head" }, p.name, p.power),
+      p.role, p.state,
+      el("dl", { class: "facts" },
+        el("div", {}, el("dt", { text: "timeline" }), p.tl),
+        el("div", {}, el("dt", { text: "lag" }), p.lag),
+        el("div", {}, el("dt", { text: "agent" }), p.agent)),
+      p.powerBtn);
+    p.lever = el("span", { class: "lever" });
+    p.swLabel = el("span", { class: "switch-label" });
+    p.sw = el("button", { type: "button", class: "switch", "aria-label": "switch" },
+      el("span", { class: "plate" }, p.lever), p.swLabel);
+    p.sw.addEventListener("click", () => {
+      if (!document.body.classList.contains("operator") || !p.sw.dataset.id) return;
+      const on = p.sw.dataset.on !== "true";
+      act("POST", `/api/v1/switches/${encodeURIComponent(p.sw.dataset.id)}`, { on }, `switch ${p.sw.dataset.id} ${on ? "on" : "off"}`);
+    });
+    const col = el("div", { class: "node-col" }, p.card, p.sw);
+    return { col, p };
+  }
+  function updateCard(c, n) {
+    const p = c.p;
+    const role = n.role || "unknown";
+    p.card.dataset.role = role;
+    const on = n.power !== "off";
+    p.power.dataset.on = String(on);
+    p.power.textContent = on ? "power on" : "power off";
+    p.role.textContent = role;
+    p.state.textContent = n.state || "";
+    p.tl.textContent = n.timeline ? String(n.timeline) : "–";
+    p.lag.textContent = bytes(n.lag_bytes);
+    p.agent.textContent = n.agent ? "up" : "silent";
+    p.powerBtn.dataset.on = String(on);
+    p.powerBtn.textContent = on ? `Power off ${n.name}` : `Power on ${n.name}`;
+    if (n.switch) {
+      p.sw.hidden = false;
+      p.sw.dataset.id = String(n.switch.id);
+      p.sw.dataset.on = String(!!n.switch.on);
+      p.swLabel.replaceChildren(`switch ${n.switch.id}`, el("br"), el("b", { text: n.switch.on ? "ON" : "OFF" }));
+      p.sw.setAttribute("aria-label", `switch ${n.switch.id} is ${n.switch.on ? "on" : "off"}`);
+    } else {
+      p.sw.hidden = true;
+      delete p.sw.dataset.id;
+    }
+  }
+
+  function lastFailover(list) {
+    let best = null;
+    for (const f of list) if (!best || ms(f.started_at) > ms(best.started_at)) best = f;
+    return best;
+  }
+  function renderLast(list, probe) {
+    const f = lastFailover(list);
+    const big = $("last-big"), sub = $("last-sub");
+    if (!f) {
+      big.textContent = "no failover yet";
+      sub.textContent = "flip a red switch to cut a node's power";
+      $("phases").replaceChildren(); $("phase-legend").replaceChildren();
+      return;
+    }
+    const lost = f.lost_commits || 0;
+    big.replaceChildren(seconds(f.duration_s) + " · ",
+      el("span", { class: lost > 0 ? "lost-bad" : "", text: commits(lost) }));
+    const who = f.old_primary || f.new_primary ? `${f.old_primary || "?"} → ${f.new_primary || "?"}` : "";
+    sub.textContent = [who, f.cause, clock(ms(f.started_at))].filter(Boolean).join(" · ");
+    renderPhases(f);
+  }
+  function renderPhases(f) {
+    const total = Math.max(f.duration_s || 0, ...(f.phases || []).map((p) => p.offset_s || 0));
+    const bar = $("phases"), legend = $("phase-legend");
+    bar.replaceChildren(); legend.replaceChildren();
+    if (!total) return;
+    const segs = [];
+    let prev = 0;
+    for (const p of f.phases || []) {
+      const end = Math.max(prev, p.offset_s || 0);
+      segs.push({ name: p.name, len: end - prev });
+      prev = end;
+    }
+    if (total - prev > 0.05) segs.push({ name: "first commit", len: total - prev });
+    segs.forEach((s, i) => {
+      const colour = PHASE_COLOURS[i % PHASE_COLOURS.length];
+      bar.append(el("span", { style: { width: `${(100 * s.len) / total}%`, background: colour }, title: s.name }));
+      legend.append(el("li", {}, el("i", { style: { background: colour } }), `${s.name} `, el("b", { text: seconds(s.len) })));
+    });
+  }
+
+  function renderHistory(list, ref) {
+    const sorted = [...list].sort((a, b) => ms(b.started_at) - ms(a.started_at));
+    const body = $("history").tBodies[0];
+    body.replaceChildren(...sorted.map((f, i) => el("tr", {},
+      el("td", { text: String(sorted.length - i) }),
+      el("td", { text: clock(ms(f.started_at)) }),
+      el("td", { class: "cause", text: f.cause || "" }),
+      el("td", { text: `${f.old_primary || "?"} → ${f.new_primary || "?"}` }),
+      el("td", { class: "num", text: seconds(f.duration_s || 0) }),
+      el("td", { class: "num" + ((f.lost_commits || 0) > 0 ? " bad" : ""), text: String(f.lost_commits || 0) }))));
+    $("fo-count").textContent = list.length ? `(${list.length})` : "";
+    drawHistogram(list, ref);
+  }
+
+  function renderProbe(p) {
+    $("rate-now").textContent = p.rate != null ? `${Math.round(p.rate)} now` : "";
+  }
+
+  // ---------- log and samples ----------
+  function addLine(l) {
+    const log = $("log");
+    const li = el("li", { "data-kind": l.kind || "info" },
+      el("time", { datetime: l.at || "", text: clock(ms(l.at)) }), l.text || "");
+    log.prepend(li);
+    while (log.children.length > MAX_LOG) log.lastElementChild.remove();
+  }
+  function addSample(s) {
+    const t = ms(s.t);
+    if (isNaN(t)) return;
+    noteTime(s.t);
+    state.samples.push({ t, rate: Number(s.rate) || 0 });
+    const cut = t - KEEP_MS;
+    while (state.samples.length && state.samples[0].t < cut) state.samples.shift();
+  }
+
+  // ---------- canvases ----------
+  function fitCanvas(c) {
+    const r = c.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(r.width * dpr)), h = Math.max(1, Math.round(r.height * dpr));
+    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+    const ctx = c.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx, w: r.width, h: r.height };
+  }
+
+  function drawStrip() {
+    const { ctx, w, h } = fitCanvas($("strip"));
+    ctx.clearRect(0, 0, w, h);
+    const left = 44, bottom = h - 20, top = 8, right = w - 8;
+    const now = serverNow(), from = now - WINDOW_MS;
+    const x = (t) => left + ((t - from) / WINDOW_MS) * (right - left);
+    const pts = state.samples.filter((s) => s.t >= from - 2000);
+    const max = Math.max(10, ...pts.map((s) => s.rate)) * 1.15;
+    const y = (r) => bottom - (r / max) * (bottom - top);
+
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.strokeStyle = "#2a3340"; ctx.fillStyle = "#93a1b0"; ctx.lineWidth = 1;
+    for (const frac of [0, 0.5, 1]) {
+      const r = max / 1.15 * frac, yy = Math.round(y(r)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(left, yy); ctx.lineTo(right, yy); ctx.stroke();
+      ctx.textAlign = "right"; ctx.fillText(String(Math.round(r)), left - 6, yy + 4);
+    }
+    ctx.textAlign = "center";
+    for (const s of [60, 45, 30, 15, 0]) ctx.fillText(s ? `−${s} s` : "now", x(now - s * 1000), h - 4);
+
+    // Outages: a sample with no commits paints red back to the one before it.
+    ctx.fillStyle = "rgba(229,38,31,0.55)";
+    for (let i = 0; i < pts.length; i++) {
+      if (pts[i].rate > 0) continue;
+      const a = i > 0 ? pts[i - 1].t : pts[i].t - 250;
+      ctx.fillRect(x(a), top, Math.max(2, x(pts[i].t) - x(a)), bottom - top);
+    }
+    const p = state.view && state.view.probe;
+    if (p && p.outage_in_progress) {
+      const since = ms(p.outage_since);
+      const a = isNaN(since) ? now : Math.max(from, since);
+      const last = pts.length ? pts[pts.length - 1].t : a;
+      ctx.fillRect(x(Math.max(a, last)), top, Math.max(2, x(now) - x(Math.max(a, last))), bottom - top);
+    }
+
+    // The rate itself, broken where there are no commits.
+    ctx.strokeStyle = "#3fb950"; ctx.fillStyle = "rgba(63,185,80,0.18)"; ctx.lineWidth = 2.5;
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) {
+        ctx.beginPath(); ctx.moveTo(x(run[0].t), bottom);
+        for (const s of run) ctx.lineTo(x(s.t), y(s.rate));
+        ctx.lineTo(x(run[run.length - 1].t), bottom); ctx.closePath(); ctx.fill();
+        ctx.beginPath();
+        run.forEach((s, i) => (i ? ctx.lineTo(x(s.t), y(s.rate)) : ctx.moveTo(x(s.t), y(s.rate))));
+        ctx.stroke();
+      }
+      run = [];
+    };
+    for (let i = 0; i < pts.length; i++) {
+      if (pts[i].rate <= 0 || (i > 0 && pts[i].t - pts[i - 1].t > 2000)) flush();
+      if (pts[i].rate > 0) run.push(pts[i]);
+    }
+    flush();
+  }
+
+  function drawHistogram(list, ref) {
+    const { ctx, w, h } = fitCanvas($("hist"));
+    ctx.clearRect(0, 0, w, h);
+    const aggr = ref.aggressive_s || 10, def = ref.default_s || 40;
+    const durs = list.map((f) => f.duration_s || 0);
+    const maxX = Math.ceil(Math.max(def + 5, ...durs.map((d) => d + 1)));
+    const left = 30, right = w - 8, top = 22, bottom = h - 20;
+    const x = (s) => left + (s / maxX) * (right - left);
+    const bins = new Array(maxX).fill(0), bad = new Array(maxX).fill(false);
+    list.forEach((f) => {
+      const b = Math.min(maxX - 1, Math.max(0, Math.floor(f.duration_s || 0)));
+      bins[b]++;
+      if ((f.lost_commits || 0) > 0) bad[b] = true;
+    });
+    const top1 = Math.max(1, ...bins);
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = "#93a1b0"; ctx.textAlign = "center";
+    for (let s = 0; s <= maxX; s += maxX > 60 ? 20 : 10) ctx.fillText(`${s} s`, x(s), h - 4);
+    ctx.textAlign = "right"; ctx.fillText(String(top1), left - 6, top + 8);
+    bins.forEach((n, i) => {
+      if (!n) return;
+      const bh = (n / top1) * (bottom - top);
+      ctx.fillStyle = bad[i] ? "#ff5a4f" : i < aggr ? "#3fb950" : "#e3b341";
+      ctx.fillRect(x(i) + 1, bottom - bh, Math.max(2, x(i + 1) - x(i) - 2), bh);
+    });
+    ctx.strokeStyle = "#2a3340"; ctx.beginPath(); ctx.moveTo(left, bottom + 0.5); ctx.lineTo(right, bottom + 0.5); ctx.stroke();
+    const mark = (s, colour, label, align) => {
+      ctx.strokeStyle = colour; ctx.setLineDash([5, 4]); ctx.lineWidth = 2;
+      ctx.beginPath(); ctx.moveTo(x(s), top - 4); ctx.lineTo(x(s), bottom); ctx.stroke(); ctx.setLineDash([]);
+      ctx.fillStyle = colour; ctx.textAlign = align; ctx.font = "13px system-ui, sans-serif";
+      ctx.fillText(label, x(s) + (align === "left" ? 4 : -4), top - 8);
+    };
+    mark(aggr, "#3fb950", `aggressive: under ${aggr} s`, "left");
+    mark(def, "#e3b341", `Patroni default: about ${def} s`, "right");
+    if (!list.length) {
+      ctx.fillStyle = "#93a1b0"; ctx.textAlign = "center"; ctx.font = "14px system-ui, sans-serif";
+      ctx.fillText("no failovers measured yet", (left + right) / 2, (top + bottom) / 2);
+    }
+  }
+
+  // ---------- ticking: the outage counter and the moving strip ----------
+  function tick() {
+    const p = state.view && state.view.probe;
+    const out = $("outage"), live = $("live");
+    if (p && p.outage_in_progress) {
+      const since = ms(p.outage_since);
+      const txt = isNaN(since) ? "writes failing" : `writes failing · ${seconds((serverNow() - since) / 1000)}`;
+      out.hidden = false; out.textContent = txt;
+      live.hidden = false; live.textContent = "failover in progress: " + txt;
+    } else {
+      out.hidden = true; live.hidden = true;
+    }
+  }
+  setInterval(tick, 100);
+  setInterval(drawStrip, 250);
+  window.addEventListener("resize", () => {
+    drawStrip();
+    if (state.view) drawHistogram(state.view.failovers || [], state.view.reference || {});
+  });
+
+  // ---------- operator ----------
+  function setOperator(on) {
+    document.body.classList.toggle("operator", on);
+    $("op-body").hidden = !on;
+    $("token-form").hidden = on;
+  }
+  function status(ok, text) {
+    const s = $("op-status");
+    s.dataset.ok = String(ok); s.textContent = text;
+    const t = $("toast");
+    t.dataset.ok = String(ok); t.textContent = text; t.hidden = false;
+    clearTimeout(status.timer);
+    status.timer = setTimeout(() => { t.hidden = true; }, ok ? 3000 : 10000);
+  }
+  async function api(method, path, body) {
+    const opts = { method, headers: { Authorization: `Bearer ${state.token}` } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let res;
+    try { res = await fetch(path, opts); } catch (e) { throw new Error(`${method} ${path}: ${e.message}`); }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (!res.ok) {
+      const why = (data && data.error) || text.trim() || res.statusText;
+      const err = new Error(`${method} ${path}: ${res.status} ${why}`);
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+  async function act(method, path, body, what) {
+    if (!state.token) { status(false, "unlock the operator panel first"); return null; }
+    try {
+      const r = await api(method, path, body);
+      status(true, `${what}: done`);
+      return r;
+    } catch (e) {
+      status(false, e.message);
+      if (e.status === 401) lock();
+      return null;
+    }
+  }
+  function lock() {
+    state.token = ""; sessionStorage.removeItem(TOKEN_KEY); setOperator(false);
+  }
+
+  $("op-toggle").addEventListener("click", () => {
+    const d = $("operator");
+    d.hidden = !d.hidden;
+    $("op-toggle").setAttribute("aria-expanded", String(!d.hidden));
+    if (!d.hidden && !state.token) $("token").focus();
+  });
+  $("op-close").addEventListener("click", () => { $("operator").hidden = true; $("op-toggle").setAttribute("aria-expanded", "false"); });
+  $("token-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const tok = $("token").value.trim();
+    if (!tok) return;
+    state.token = tok;
+    // Check the token with a harmless read before trusting it.
+    try {
+      await api("GET", "/api/v1/faults");
+    } catch (e) {
+      if (e.status === 401 || e.status === 403) { state.token = ""; status(false, "token refused: " + e.message); return; }
+    }
+    sessionStorage.setItem(TOKEN_KEY, tok);
+    $("token").value = "";
+    setOperator(true);
+    status(true, "operator unlocked");
+    refreshFaults();
+  });
+  $("lock").addEventListener("click", () => { lock(); status(true, "locked"); });
+
+  async function refreshFaults() {
+    if (!state.token) return;
+    const list = $("faults");
+    let data;
+    try { data = await api("GET", "/api/v1/faults"); } catch (e) { status(false, e.message); return; }
+    const faults = Array.isArray(data) ? data : (data && (data.faults || data.active)) || [];
+    if (!faults.length) { list.replaceChildren(el("li", { class: "muted", text: "no active faults" })); return; }
+    list.replaceChildren(...faults.map((f) => {
+      const id = f.id != null ? String(f.id) : "";
+      return el("li", {},
+        el("span", { text: `${f.kind || "fault"} on ${f.target || f.node || "?"}${id ? " (" + id + ")" : ""}` }),
+        el("button", { type: "button", class: "small", onclick: async () => {
+          await act("DELETE", `/api/v1/faults/${encodeURIComponent(id)}`, undefined, `remove fault ${id}`);
+          refreshFaults();
+        } }, "Remove"));
+    }));
+  }
+  $("faults-refresh").addEventListener("click", refreshFaults);
+  $("fault-add").addEventListener("click", async () => {
+    const kind = $("fault-kind").value.trim(), target = $("fault-target").value;
+    if (!kind) { status(false, "choose a fault kind"); return; }
+    await act("POST", "/api/v1/faults", { kind, target }, `inject ${kind} on ${target}`);
+    refreshFaults();
+  });
+  $("scenario-run").addEventListener("click", () => {
+    const name = $("scenario-name").value.trim();
+    if (!name) { status(false, "name a scenario"); return; }
+    act("POST", "/api/v1/scenarios/run", { name }, `scenario ${name}`);
+  });
+  $("fork-run").addEventListener("click", () => {
+    const from = $("fork-from").value, name = $("fork-name").value.trim();
+    if (!name) { status(false, "name the fork"); return; }
+    act("POST", "/api/v1/forks", { from, name }, `fork ${from} as ${name}`);
+  });
+  $("history-reset").addEventListener("click", () => {
+    if (!confirm("Forget every measured failover?")) return;
+    act("POST", "/api/v1/history/reset", {}, "reset history");
+  });
+
+  function fillOperatorTargets(nodes) {
+    const names = nodes.map((n) => n.name);
+    const fill = (sel, extra) => {
+      const want = [...names, ...extra].join("\n");
+      if (sel.dataset.opts === want) return; // keep the operator's choice
+      const keep = sel.value;
+      sel.replaceChildren(...[...names, ...extra].map((n) => el("option", { value: n, text: n })));
+      if ([...names, ...extra].includes(keep)) sel.value = keep;
+      sel.dataset.opts = want;
+    };
+    fill($("fault-target"), ["etcd"]);
+    fill($("fork-from"), []);
+  }
+
+  setOperator(!!state.token);
+  if (state.token) refreshFaults();
+  connect();
+})();
