@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"os"
 	"path"
 	"strings"
 	"testing"
@@ -115,5 +116,30 @@ func TestLoadAllReportsEveryBadFile(t *testing.T) {
 	}
 	if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
+}
+
+// TestReadmeCoversLanguage keeps README.md in step with the parser: every
+// step kind, fault kind and expectation must be documented there.
+func TestReadmeCoversLanguage(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	var words []string
+	for _, k := range stepKinds() {
+		words = append(words, "| `"+string(k)+"`")
+	}
+	for _, info := range FaultKinds() {
+		words = append(words, "| `"+string(info.Kind)+"`")
+	}
+	for _, k := range expectChecks() {
+		words = append(words, "`"+k)
+	}
+	for _, w := range words {
+		if !strings.Contains(doc, w) {
+			t.Errorf("README.md does not document %s", w)
+		}
 	}
 }
