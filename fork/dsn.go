@@ -16,10 +16,16 @@ func WithPort(dsn string, port int) (string, error) {
 		return "", fmt.Errorf("dsn: port %d out of range", port)
 	}
 	p := strconv.Itoa(port)
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if t := strings.TrimSpace(dsn); strings.HasPrefix(t, "postgres://") || strings.HasPrefix(t, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", fmt.Errorf("dsn: %w", err)
+		}
+		if strings.ContainsAny(dsn, " \t\r\n\f\v") {
+			return "", fmt.Errorf("dsn: URL with white space: escape it as %%20")
+		}
+		if strings.Contains(dsn, "#") {
+			return "", fmt.Errorf("dsn: URL with a fragment (#): not a connection URL")
 		}
 		if strings.Contains(u.Host, ",") {
 			return "", fmt.Errorf("dsn: multi-host URL %q: name one host", u.Host)
@@ -35,7 +41,12 @@ func WithPort(dsn string, port int) (string, error) {
 		default:
 			u.Host = net.JoinHostPort(u.Hostname(), p)
 		}
-		return u.String(), nil
+		out := u.String()
+		if !strings.Contains(out, "://") {
+			// net/url drops the empty authority ("postgres:?port=1").
+			out = strings.Replace(out, ":", "://", 1)
+		}
+		return out, nil
 	}
 	kv, err := splitKeywords(dsn)
 	if err != nil {
@@ -104,8 +115,11 @@ func splitKeywords(s string) ([][2]string, error) {
 			}
 		} else {
 			for i < len(s) && !isSpace(s[i]) {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
+				if s[i] == '\\' {
+					i++ // an escape; a trailing one escapes nothing
+					if i >= len(s) {
+						break
+					}
 				}
 				val.WriteByte(s[i])
 				i++

@@ -1,0 +1,67 @@
+package pglocal
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuilders(t *testing.T) {
+	bin := "/usr/lib/postgresql/15/bin"
+	tests := []struct {
+		name string
+		got  []string
+		want string
+	}{
+		{"start", StartArgs(bin, "/d", "/d.log", 90*time.Second), bin + "/pg_ctl start -D /d -l /d.log -w -s -t 90"},
+		{"stop", StopArgs(bin, "/d", "fast", 1500*time.Millisecond), bin + "/pg_ctl stop -D /d -m fast -w -s -t 2"},
+		{"promote", PromoteArgs(bin, "/d", 0), bin + "/pg_ctl promote -D /d -w -s -t 1"},
+		{"initdb", InitDBArgs(bin, "/d"), bin + "/initdb -D /d -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Join(tt.got, " "); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunningPID(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		pidTxt string
+		want   bool
+	}{
+		{"alive (this process)", strconv.Itoa(os.Getpid()) + "\n/d\n", true},
+		{"garbage", "x\n", false},
+		{"dead", "2147483646\n", false},
+		{"zero", "0\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(dir, "postmaster.pid"), []byte(tt.pidTxt), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := RunningPID(dir); got != tt.want {
+				t.Fatalf("running = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, ok := RunningPID(filepath.Join(dir, "missing")); ok {
+		t.Fatal("a missing data directory reported running")
+	}
+}
+
+func TestTail(t *testing.T) {
+	if got := Tail("  abcdef \n", 3); got != "…def" {
+		t.Fatalf("Tail = %q", got)
+	}
+	if got := Tail("ab", 3); got != "ab" {
+		t.Fatalf("Tail = %q", got)
+	}
+}
