@@ -62,10 +62,13 @@ type Event struct {
 	Detail   string `json:"detail,omitempty"`
 
 	// Probe fields.
-	First    uint64    `json:"first,omitempty"`
-	Last     uint64    `json:"last,omitempty"`
-	FirstAt  time.Time `json:"first_at,omitzero"`
-	LastAt   time.Time `json:"last_at,omitzero"`
+	First   uint64    `json:"first,omitempty"`
+	Last    uint64    `json:"last,omitempty"`
+	FirstAt time.Time `json:"first_at,omitzero"`
+	LastAt  time.Time `json:"last_at,omitzero"`
+	// SentAt is when the probe sent the statement: of the first commit of
+	// an ack range, or of the failed write.
+	SentAt   time.Time `json:"sent_at,omitzero"`
 	Seqno    uint64    `json:"seqno,omitempty"`
 	SQLState string    `json:"sqlstate,omitempty"`
 	Error    string    `json:"error,omitempty"`
