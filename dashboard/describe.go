@@ -145,10 +145,11 @@ func describeRole(node string, e journal.Event) (string, string, bool) {
 	}
 	role := cluster.Role(clean(e.Role))
 	switch role {
-	case cluster.RolePrimary, cluster.RoleReplica, cluster.RoleDown, cluster.RoleStarting,
-		cluster.RoleRewinding, cluster.RoleReinitialising:
-		// Already in redswitch's words.
+	case cluster.RoleDown, cluster.RoleStarting, cluster.RoleRewinding, cluster.RoleReinitialising:
+		// Already in redswitch's words; Patroni has no such roles.
 	default:
+		// Patroni's role and state together; "primary" and "replica" map
+		// to themselves unless the state says the node is not running.
 		role = cluster.RoleFromPatroni(string(role), state)
 	}
 	if strings.Contains(state, "rewind") {

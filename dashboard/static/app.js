@@ -204,8 +204,8 @@
       return;
     }
     const lost = f.lost_commits || 0;
-    big.replaceChildren(seconds(f.duration_s) + " · ",
-      el("span", { class: lost > 0 ? "lost-bad" : "", text: commits(lost) }));
+    big.replaceChildren(el("span", { class: "dur", text: seconds(f.duration_s) }), " · ",
+      el("span", { class: "lost" + (lost > 0 ? " lost-bad" : ""), text: commits(lost) }));
     const who = f.old_primary || f.new_primary ? `${f.old_primary || "?"} → ${f.new_primary || "?"}` : "";
     sub.textContent = [who, f.cause, clock(ms(f.started_at))].filter(Boolean).join(" · ");
     renderPhases(f);
@@ -294,7 +294,10 @@
       ctx.textAlign = "right"; ctx.fillText(String(Math.round(r)), left - 6, yy + 4);
     }
     ctx.textAlign = "center";
-    for (const s of [60, 45, 30, 15, 0]) ctx.fillText(s ? `−${s} s` : "now", x(now - s * 1000), h - 4);
+    for (const s of [60, 45, 30, 15, 0]) {
+      ctx.textAlign = s === 60 ? "left" : s === 0 ? "right" : "center";
+      ctx.fillText(s ? `−${s} s` : "now", x(now - s * 1000), h - 4);
+    }
 
     // Outages: a sample with no commits paints red back to the one before it.
     ctx.fillStyle = "rgba(229,38,31,0.55)";
@@ -364,8 +367,9 @@
       ctx.fillStyle = colour; ctx.textAlign = align; ctx.font = "13px system-ui, sans-serif";
       ctx.fillText(label, x(s) + (align === "left" ? 4 : -4), top - 8);
     };
-    mark(aggr, "#3fb950", `aggressive: under ${aggr} s`, "left");
-    mark(def, "#e3b341", `Patroni default: about ${def} s`, "right");
+    const narrow = w < 560;
+    mark(aggr, "#3fb950", narrow ? `< ${aggr} s` : `aggressive: under ${aggr} s`, "left");
+    mark(def, "#e3b341", narrow ? `≈ ${def} s default` : `Patroni default: about ${def} s`, "right");
     if (!list.length) {
       ctx.fillStyle = "#93a1b0"; ctx.textAlign = "center"; ctx.font = "14px system-ui, sans-serif";
       ctx.fillText("no failovers measured yet", (left + right) / 2, (top + bottom) / 2);
@@ -457,7 +461,11 @@
     try {
       await api("GET", "/api/v1/faults");
     } catch (e) {
-      if (e.status === 401 || e.status === 403) { state.token = ""; status(false, "token refused: " + e.message); return; }
+      if (e.status === 401 || e.status === 403) {
+        state.token = ""; $("token").value = "";
+        status(false, "token refused: " + e.message);
+        return;
+      }
     }
     sessionStorage.setItem(TOKEN_KEY, tok);
     $("token").value = "";
