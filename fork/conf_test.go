@@ -79,6 +79,7 @@ func TestEditConf(t *testing.T) {
 				"archive_mode = 'off'\n" +
 				"synchronous_standby_names = ''\n" +
 				"cluster_name = ''\n" +
+				"recovery_init_sync_method = 'syncfs'\n" +
 				"port = '6001'\n" +
 				"redswitch.fork = 'f1'\n",
 		},

@@ -15,7 +15,7 @@ func TestParsePostmasterOpts(t *testing.T) {
 	}{
 		{
 			name: "patroni",
-			in: `/usr/lib/postgresql/15/bin/postgres "-D" "/data/pg" "--config-file=/data/pg/postgresql.conf" "--listen_addresses=0.0.0.0" "--port=5432" "--cluster_name=demo" "--wal_level=replica" "--hot_standby=on" "--max_connections=100"` + "\n",
+			in:   `/usr/lib/postgresql/15/bin/postgres "-D" "/data/pg" "--config-file=/data/pg/postgresql.conf" "--listen_addresses=0.0.0.0" "--port=5432" "--cluster_name=demo" "--wal_level=replica" "--hot_standby=on" "--max_connections=100"` + "\n",
 			want: []Setting{{"config_file", "/data/pg/postgresql.conf"}, {"listen_addresses", "0.0.0.0"}, {"port", "5432"},
 				{"cluster_name", "demo"}, {"wal_level", "replica"}, {"hot_standby", "on"}, {"max_connections", "100"}},
 		},
