@@ -83,6 +83,9 @@ func (o *Options) defaults() {
 	}
 }
 
+// ApplicationName is the probe's application_name unless the DSN sets one.
+const ApplicationName = "redswitch-probe"
+
 // Probe writes numbered rows and records the outcome. Run it once.
 type Probe struct {
 	o     Options
@@ -122,6 +125,10 @@ func (p *Probe) connConfig() (*pgx.ConnConfig, error) {
 		return nil, fmt.Errorf("probe: DSN: %w", err)
 	}
 	cfg.ConnectTimeout = p.o.ConnectTimeout
+	if cfg.RuntimeParams["application_name"] == "" {
+		// Lets operators (and tests) find the probe in pg_stat_activity.
+		cfg.RuntimeParams["application_name"] = ApplicationName
+	}
 	return cfg, nil
 }
 

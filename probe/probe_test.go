@@ -139,11 +139,11 @@ func TestRate(t *testing.T) {
 		at   time.Time
 		want float64
 	}{
-		{ms(3000), 100},              // 3 s of history at 100/s
-		{ms(5000), 300.0 / 5},        // window now 5 s wide, 300 acks
-		{ms(7000), 100.0 * 1.0 / 5},  // only the last second of acks left in the window
-		{ms(9000), 0},                // all aged out
-		{ms(60000), 0},               // long after: stale buckets ignored
+		{ms(3000), 100},             // 3 s of history at 100/s
+		{ms(5000), 300.0 / 5},       // window now 5 s wide, 300 acks
+		{ms(7000), 100.0 * 1.0 / 5}, // only the last second of acks left in the window
+		{ms(9000), 0},               // all aged out
+		{ms(60000), 0},              // long after: stale buckets ignored
 	}
 	for _, tt := range tests {
 		if got := r.perSecond(tt.at); got < tt.want*0.9-0.5 || got > tt.want*1.1+0.5 {
