@@ -19,6 +19,7 @@ type Error struct {
 	Msg   string
 }
 
+// Error formats as file:line: field: message.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -109,6 +109,7 @@ type stampOutputs struct {
 	at   chan time.Time
 }
 
+// Write stamps the first write.
 func (s *stampOutputs) Write(int, bool) error {
 	now := time.Now()
 	s.once.Do(func() { s.at <- now })
