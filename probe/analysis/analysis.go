@@ -254,8 +254,12 @@ func Failovers(events []journal.Event, opts Options) []Failover {
 			continue
 		}
 		var cuts []journal.Event
+		seen := map[string]bool{}
 		for _, e := range inWindow(sorted, o.Start.Add(-opts.CutSlack), o.End) {
-			if isCut(e) {
+			// The first cut of a node counts; a later report of the same
+			// (the head node observing the power loss it ordered) does not.
+			if k := string(e.Kind) + "/" + e.Node; isCut(e) && !seen[k] {
+				seen[k] = true
 				cuts = append(cuts, e)
 			}
 		}

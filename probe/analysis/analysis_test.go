@@ -162,6 +162,21 @@ func TestAnalyze(t *testing.T) {
 			},
 		},
 		{
+			name: "observed power loss after the ordered cut is not a second cause",
+			build: func(h *history) {
+				h.acks("n1", 1, 0, 2)
+				h.add(journal.Event{At: sec(2.3), Kind: journal.KindPower, Node: "n1", On: journal.Bool(false), Source: "observed"})
+				h.failover("n1", "n2", 2, 2.005, 7.375, 9)
+				h.add(journal.Event{At: sec(3), Kind: journal.KindFaultInject, Node: "n3", Detail: "partition"})
+			},
+			want: want{
+				outages:   1,
+				failovers: []string{"n1>n2 power off n1 (switch); fault partition n3"},
+				phases:    [][]string{{PhaseHAProxyDown, PhaseLeaderExpired, PhaseNewLeader, PhasePromoted, PhaseHAProxyUp, PhaseFirstCommit}},
+				errors:    map[string]int{ConnectionError: 53},
+			},
+		},
+		{
 			name: "leader change without a cut",
 			build: func(h *history) {
 				h.acks("n1", 1, 0, 2)
