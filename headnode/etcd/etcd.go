@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -51,8 +53,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = o.Name
 	cfg.Dir = o.Dir
-	cfg.LogLevel = "error"
+	// etcd's own zap logs (and its shutdown noise) go to a file in its
+	// data dir; the head node reports what matters through slog.
+	cfg.LogLevel = "warn"
 	cfg.Logger = "zap"
+	cfg.LogOutputs = []string{filepath.Join(o.Dir, "etcd.log")}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd: data dir: %w", err)
+	}
 	var clients []url.URL
 	var endpoints []string
 	for _, a := range o.ClientAddrs {
