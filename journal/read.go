@@ -20,6 +20,7 @@ type Problem struct {
 	Err  error
 }
 
+// Error describes the problem with its line number.
 func (p Problem) Error() string {
 	if p.Torn {
 		return fmt.Sprintf("line %d: torn last line: %v", p.Line, p.Err)
