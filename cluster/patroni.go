@@ -139,6 +139,9 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 	w("  connect_address: %s\n", q(net.JoinHostPort(o.Address, strconv.Itoa(PostgresPort))))
 	w("  data_dir: %s\n  bin_dir: %s\n", q(o.DataDir), q(o.BinDir))
 	w("  pgpass: /tmp/pgpass-%s\n", o.Name)
+	// A fast checkpoint: the default spread one makes a new replica wait
+	// seconds for a checkpoint of an almost empty database.
+	w("  basebackup:\n    - checkpoint: fast\n")
 	w("  authentication:\n")
 	w("    superuser:\n      username: postgres\n      password: %s\n", q(o.SuperuserPassword))
 	w("    replication:\n      username: replicator\n      password: %s\n", q(o.ReplicationPassword))

@@ -17,15 +17,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -53,6 +57,10 @@ type Options struct {
 	FailsafeMode          bool
 	MaximumLagOnFailover  int64
 	Tags                  map[string][]string
+	// Probe starts the commit probe writing through HAProxy's primary port.
+	Probe bool
+	// ProbeInterval between probe writes (10 ms).
+	ProbeInterval time.Duration
 	// Mount adds routes (dashboard, probe, metrics) to the API server.
 	Mount func(mux *http.ServeMux, d *Demo)
 	Log   *slog.Logger
@@ -71,12 +79,23 @@ type Demo struct {
 	DSN      string
 	Replicas string
 	Clock    *journal.Clock
+	// Probe is the commit probe, when Options.Probe is set.
+	Probe *probe.Probe
+	// Observer analyses the history for the API, metrics and dashboard.
+	Observer *headnode.Observer
+	// Switches are the virtual Failure Injection Unit; Virtual flips them.
+	Switches *headnode.Switches
+	Virtual  *fiu.Virtual
+	Hub      *dashboard.Hub
 
+	rec    *headnode.EventLog
 	docker *testcontainers.DockerClient
 	srv    *http.Server
 	cancel context.CancelFunc
 	done   chan error
 	keep   bool
+	// running is set once the background goroutines' waiter runs.
+	running bool
 }
 
 // stateFile records what a restarted head node needs to adopt a running rig.
@@ -209,6 +228,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if err != nil {
 		return d, fmt.Errorf("demo: %w", err)
 	}
+	d.rec = headnode.NewEventLog(d.Journal, d.History)
 	for _, p := range []*int{&o.PrimaryPort, &o.ReplicaPort, &o.StatsPort} {
 		if *p == 0 {
 			if *p, err = freePort(); err != nil {
@@ -227,7 +247,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	}
 	d.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: members,
-		Etcd: d.Etcd.Endpoints()[:1], Power: d.Rig, Journal: d.Journal, Clock: d.Clock.Now,
+		Etcd: d.Etcd.Endpoints()[:1], Power: d.Rig, Journal: d.rec, Clock: d.Clock.Now,
 		HAProxyDir: o.DataDir, HAProxyBind: "127.0.0.1",
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		OperatorToken: d.Token, Log: o.Log.With("component", "headnode"),
@@ -240,13 +260,41 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
-	go func() { d.done <- d.Head.Run(runCtx) }()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := d.Head.Run(runCtx); err != nil {
+			o.Log.Error("head node stopped", "err", err)
+		}
+	}()
+	if o.Probe {
+		d.Probe = probe.New(probe.Options{DSN: d.DSN, Interval: o.ProbeInterval, Clock: d.Clock,
+			StartAfter: probe.LastSeq(d.History), Log: o.Log.With("component", "probe")})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Probe.Run(runCtx, d.rec); err != nil {
+				o.Log.Error("probe stopped", "err", err)
+			}
+		}()
+	}
+	err = d.startObservers(runCtx, &wg)
+	d.running = true
+	go func() {
+		wg.Wait()
+		d.done <- nil
+	}()
+	if err != nil {
+		return d, err
+	}
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return d, fmt.Errorf("demo: listen %s: %w", o.Listen, err)
 	}
 	mux := d.Head.Handler()
+	d.mountExtras(mux)
 	if o.Mount != nil {
 		o.Mount(mux, d)
 	}
@@ -313,7 +361,9 @@ func (d *Demo) Close(ctx context.Context) error {
 	}
 	if d.cancel != nil {
 		d.cancel()
-		<-d.done
+		if d.running {
+			<-d.done
+		}
 	}
 	if d.Journal != nil {
 		if err := d.Journal.Close(); err != nil {

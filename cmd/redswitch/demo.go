@@ -24,6 +24,8 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	stats := fs.Int("stats-port", 7000, "HAProxy stats page port")
 	keep := fs.Bool("keep", false, "leave the nodes running on exit; the next start adopts them")
 	sync := fs.Bool("synchronous-mode", false, "Patroni synchronous_mode: no acknowledged commit lost on failover")
+	probeOn := fs.Bool("probe", true, "run the commit probe through the primary port")
+	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
 	open := fs.Bool("open", true, "open the dashboard in a browser when a display is available")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,6 +44,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	d, err := demo.Start(ctx, demo.Options{
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
+		Probe: *probeOn, ProbeInterval: *probeInterval,
 		Mount: mountExtras, Log: env.log,
 	})
 	if err != nil {

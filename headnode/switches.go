@@ -1,0 +1,175 @@
+package headnode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redswitch/redswitch/fiu"
+	"github.com/redswitch/redswitch/journal"
+)
+
+// SwitchState is one switch as GET /api/v1/switches lists it.
+type SwitchState struct {
+	ID   int    `json:"id"`
+	Node string `json:"node"`
+	On   bool   `json:"on"`
+	// Known is false until the switch's level has been stable for one
+	// debounce window.
+	Known bool `json:"known"`
+}
+
+// SwitchesOptions wire the Failure Injection Unit to the head node.
+type SwitchesOptions struct {
+	Head   *HeadNode
+	Events *EventLog
+	Pins   fiu.Pins
+	// Virtual is set when the pins are virtual: then POST
+	// /api/v1/switches/{id} flips them.
+	Virtual  *fiu.Virtual
+	Config   []fiu.SwitchConfig
+	Window   time.Duration
+	Poll     time.Duration
+	// Observe is for a booth whose switches cut the DC power themselves:
+	// the head node only records the switch as the cause.
+	Observe bool
+	Log     *slog.Logger
+}
+
+// Switches connects debounced switch changes to node power.
+type Switches struct {
+	o    SwitchesOptions
+	unit *fiu.Unit
+}
+
+// NewSwitches builds the switch unit.
+func NewSwitches(o SwitchesOptions) (*Switches, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	u, err := fiu.NewUnit(fiu.Options{Pins: o.Pins, Switches: o.Config, Window: o.Window, PollInterval: o.Poll,
+		Now: o.Head.o.Clock, Log: o.Log})
+	if err != nil {
+		return nil, fmt.Errorf("switches: %w", err)
+	}
+	return &Switches{o: o, unit: u}, nil
+}
+
+// Run settles the switches, reconciles node power with their positions (a
+// switch left off keeps its node off), then follows every change until ctx
+// ends.
+func (s *Switches) Run(ctx context.Context) error {
+	positions, err := s.unit.Settle(ctx)
+	if err != nil {
+		return fmt.Errorf("switches: settle: %w", err)
+	}
+	st := s.o.Head.State()
+	var nodes []fiu.NodePower
+	for _, n := range st.Nodes {
+		nodes = append(nodes, fiu.NodePower{Node: n.Name, Powered: n.Power == "on"})
+	}
+	for _, a := range fiu.Reconcile(positions, nodes) {
+		s.o.Log.Info("switch position decides node power at start", "node", a.Node, "on", a.PowerOn, "switches", a.Switches)
+		s.apply(ctx, a.Node, a.PowerOn, a.Switches)
+	}
+	return s.unit.Run(ctx, func(sw fiu.Switch) {
+		s.o.Events.Append(journal.Event{At: sw.At, Kind: journal.KindSwitch, Node: sw.Node, ID: strconv.Itoa(sw.ID), On: journal.Bool(sw.On)})
+		s.apply(ctx, sw.Node, sw.On, []int{sw.ID})
+	})
+}
+
+func (s *Switches) apply(ctx context.Context, node string, on bool, ids []int) {
+	source := fmt.Sprintf("switch %v", ids)
+	if len(ids) == 1 {
+		source = "switch " + strconv.Itoa(ids[0])
+	}
+	if s.o.Observe {
+		s.o.Events.Append(journal.Event{Kind: journal.KindPower, Node: node, On: journal.Bool(on), Source: source})
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.o.Head.SetPower(pctx, node, on, source); err != nil {
+		s.o.Log.Error("switch could not change power", "node", node, "on", on, "err", err)
+	}
+}
+
+// Positions lists every switch with its node and debounced position.
+func (s *Switches) Positions() []SwitchState {
+	pos, err := s.unit.Positions()
+	cfg := s.unit.Switches()
+	out := make([]SwitchState, 0, len(cfg))
+	byID := map[int]fiu.Switch{}
+	if err == nil {
+		for _, p := range pos {
+			byID[p.ID] = p
+		}
+	}
+	for _, c := range cfg {
+		p, ok := byID[c.ID]
+		out = append(out, SwitchState{ID: c.ID, Node: c.Node, On: p.On, Known: ok})
+	}
+	return out
+}
+
+// SwitchRequest is the body of POST /api/v1/switches/{id}.
+type SwitchRequest struct {
+	On *bool `json:"on"`
+}
+
+// DecodeSwitchRequest parses and checks a switch request body.
+func DecodeSwitchRequest(r io.Reader) (SwitchRequest, error) {
+	var req SwitchRequest
+	dec := json.NewDecoder(io.LimitReader(r, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
+	}
+	if dec.More() {
+		return req, badRequest("body: trailing data after the JSON object")
+	}
+	if req.On == nil {
+		return req, badRequest("body: field \"on\" is required (true or false)")
+	}
+	return req, nil
+}
+
+var errNotVirtual = apiError{http.StatusConflict, "switches are hardware: flip the real switch"}
+
+// Mount adds GET /api/v1/switches and POST /api/v1/switches/{id}.
+func (s *Switches) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/switches", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"switches": s.Positions(), "virtual": s.o.Virtual != nil})
+	})
+	mux.Handle("POST /api/v1/switches/{id}", s.o.Head.RequireOperator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		known := false
+		for _, c := range s.unit.Switches() {
+			known = known || c.ID == id
+		}
+		if err != nil || !known {
+			writeError(w, apiError{http.StatusNotFound, fmt.Sprintf("unknown switch %q", r.PathValue("id"))})
+			return
+		}
+		req, err := DecodeSwitchRequest(r.Body)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if s.o.Virtual == nil {
+			writeError(w, errNotVirtual)
+			return
+		}
+		if err := s.o.Virtual.Set(id, *req.On); err != nil {
+			writeError(w, errors.Join(apiError{http.StatusBadRequest, err.Error()}))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "on": *req.On})
+	})))
+}
