@@ -84,6 +84,16 @@ type CreateOptions struct {
 	Method    Method // Auto picks snapshot, then reflink, then copy if AllowCopy
 	AllowCopy bool   // permit a full copy when no copy-on-write method works
 	Settings  []Setting
+	// CheckpointSkipBelow skips the source CHECKPOINT before a snapshot when
+	// less WAL than this many bytes was written since the source's last
+	// checkpoint: the fork replays that WAL itself, which costs the fork a
+	// little start time and spares the source an immediate checkpoint's
+	// burst of writes. 0 always checkpoints.
+	CheckpointSkipBelow int64
+	// Nice is the niceness of the fork's server and of the copy commands:
+	// a fork is background work next to a production source, so a positive
+	// value (10) keeps it from taking CPU from the source. 0 leaves it.
+	Nice int
 }
 
 // Timings are the phases of one Create.
@@ -217,7 +227,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if method == Copy {
 		log.Warn("no copy-on-write storage: copying every byte, which takes time proportional to the database", "source", src)
 	}
-	srv := pglocal.Server{BinDir: m.cfg.BinDir, DataDir: dst, LogFile: filepath.Join(o.Dir, o.Name+".log"), Owner: owner, Timeout: m.cfg.Timeout}
+	srv := pglocal.Server{BinDir: m.cfg.BinDir, DataDir: dst, LogFile: filepath.Join(o.Dir, o.Name+".log"), Owner: owner, Timeout: m.cfg.Timeout, Nice: o.Nice}
 	// From here on a failure must undo everything. Only a server we started
 	// is stopped: before Prepare the copy holds the source's postmaster.pid,
 	// and pg_ctl stop on it would stop the source.
@@ -243,7 +253,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	switch method {
 	case Snapshot:
 		start := time.Now()
-		if err := execSQL(ctx, o.SourceDSN, "CHECKPOINT"); err != nil {
+		if err := checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
 			return Fork{}, fmt.Errorf("checkpoint source: %w", err)
 		}
 		t.Checkpoint = time.Since(start)
@@ -261,7 +271,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 		if err := mkdirOwned(dst, owner); err != nil {
 			return Fork{}, err
 		}
-		if _, err := pglocal.Run(ctx, owner, BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name)); err != nil {
+		if _, err := pglocal.Run(ctx, owner, pglocal.NiceArgs(o.Nice, BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name))); err != nil {
 			return Fork{}, err
 		}
 		t.Snapshot = time.Since(start)
@@ -363,7 +373,7 @@ func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst s
 	if err := mkdirOwned(dst, owner); err != nil {
 		return err
 	}
-	if err := copyTolerant(ctx, CopyTreeArgs(src, dst, reflink)); err != nil {
+	if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyTreeArgs(src, dst, reflink))); err != nil {
 		return err
 	}
 	var lsn, label, spcmap string
@@ -382,7 +392,7 @@ func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst s
 		}
 	}
 	if len(files) > 0 {
-		if err := copyTolerant(ctx, CopyFilesArgs(files, filepath.Join(dst, "pg_wal"), reflink)); err != nil {
+		if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyFilesArgs(files, filepath.Join(dst, "pg_wal"), reflink))); err != nil {
 			return err
 		}
 	}
@@ -427,14 +437,28 @@ func removeIfExists(path string) error {
 	return nil
 }
 
-// execSQL runs one statement in a short session.
-func execSQL(ctx context.Context, dsn, sql string) error {
+// checkpoint runs CHECKPOINT on the source (a restartpoint on a standby)
+// unless less than skipBelow bytes of WAL follow its last checkpoint's redo
+// point.
+func checkpoint(ctx context.Context, log *slog.Logger, dsn string, skipBelow int64) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, sql)
+	if skipBelow > 0 {
+		var behind int64
+		err := conn.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
+			- (SELECT redo_lsn FROM pg_control_checkpoint()))::bigint`).Scan(&behind)
+		if err != nil {
+			return err
+		}
+		if behind < skipBelow {
+			log.Debug("checkpoint skipped", "wal_since_redo", behind, "skip_below", skipBelow)
+			return nil
+		}
+	}
+	_, err = conn.Exec(ctx, "CHECKPOINT")
 	return err
 }
 

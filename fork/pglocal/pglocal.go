@@ -109,6 +109,15 @@ func seconds(d time.Duration) string {
 	return strconv.Itoa(s)
 }
 
+// NiceArgs prefixes argv with nice(1) when n is not 0: a server started
+// through it, and all its backends, keep that niceness.
+func NiceArgs(n int, argv []string) []string {
+	if n == 0 {
+		return argv
+	}
+	return append([]string{"nice", "-n", strconv.Itoa(n)}, argv...)
+}
+
 // Server is one data directory and how to run its server.
 type Server struct {
 	BinDir  string
@@ -116,6 +125,7 @@ type Server struct {
 	LogFile string
 	Owner   Owner
 	Timeout time.Duration // for start, stop and promote; 0 means 5 minutes
+	Nice    int           // niceness of the server's processes (see NiceArgs)
 }
 
 func (s Server) timeout() time.Duration {
@@ -131,7 +141,7 @@ func (s Server) Start(ctx context.Context) error {
 	if err := s.touchLog(); err != nil {
 		return err
 	}
-	if _, err := Run(ctx, s.Owner, StartArgs(s.BinDir, s.DataDir, s.LogFile, s.timeout())); err != nil {
+	if _, err := Run(ctx, s.Owner, NiceArgs(s.Nice, StartArgs(s.BinDir, s.DataDir, s.LogFile, s.timeout()))); err != nil {
 		return fmt.Errorf("start %s: %w; log: %s", s.DataDir, err, s.logTail())
 	}
 	return nil

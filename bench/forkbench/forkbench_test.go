@@ -1,0 +1,269 @@
+package forkbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redswitch/redswitch/fork"
+	"github.com/redswitch/redswitch/fork/pglocal"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestSummarize(t *testing.T) {
+	msd := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = 100 - i // 100..1, unsorted
+	}
+	tests := []struct {
+		name string
+		in   []time.Duration
+		want Latency
+	}{
+		{"one", msd(5), Latency{5, 5, 5, 1}},
+		{"odd", msd(3, 1, 2), Latency{2, 3, 3, 3}},
+		{"hundred", msd(hundred...), Latency{50, 99, 100, 100}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Summarize(tt.in); got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if got := Summarize(nil); !math.IsNaN(got.P99) || got.N != 0 {
+		t.Fatalf("empty: got %+v", got)
+	}
+}
+
+func TestOverlapping(t *testing.T) {
+	base := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	ss := []sample{
+		{at(0), 50 * time.Millisecond},  // ends before the window
+		{at(80), 30 * time.Millisecond}, // ends inside
+		{at(150), 10 * time.Millisecond},
+		{at(190), 100 * time.Millisecond}, // starts inside, ends after
+		{at(210), time.Millisecond},       // starts after
+	}
+	got := overlapping(ss, at(100), at(200))
+	want := []time.Duration{30 * time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
+
+func TestPgbenchInitArgs(t *testing.T) {
+	got := strings.Join(PgbenchInitArgs("/usr/lib/postgresql/15/bin", 5433, 100), " ")
+	want := "/usr/lib/postgresql/15/bin/pgbench -i -q -s 100 -h 127.0.0.1 -p 5433 -U postgres postgres"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func sampleResults() Results {
+	return Results{
+		Machine: Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26"},
+		Rows: []Row{
+			{Scale: 10, Method: "snapshot", ToWritableS: 0.9, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
+			{Scale: 10, Method: "copy", Error: "cp: no space | left"},
+			{Scale: 100, Method: "basebackup", ToWritableS: 12.5, LatencyP50Ms: 3, LatencyP99Ms: 30, LatencyMaxMs: 80, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 1600 << 20, CopyS: 11, StartS: 1, PromoteS: 0.2, Samples: 2500, SourceDBBytes: 1500 << 20},
+		},
+	}
+}
+
+func TestRenderReportGolden(t *testing.T) {
+	got := RenderReport(sampleResults())
+	path := filepath.Join("testdata", "report.golden.md")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("report differs from %s (run with -update):\n%s", path, got)
+	}
+}
+
+func TestParseResults(t *testing.T) {
+	good, err := json.Marshal(sampleResults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseResults(good); err != nil {
+		t.Fatalf("good results rejected: %v", err)
+	}
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{"not json", "{", "results.json: unexpected EOF"},
+		{"no rows", `{"rows":[]}`, "field rows: empty"},
+		{"bad scale", `{"rows":[{"scale":0,"method":"snapshot"}]}`, "rows[0].scale"},
+		{"bad method", `{"rows":[{"scale":1,"method":"zfs"}]}`, "rows[0].method"},
+		{"zero time", `{"rows":[{"scale":1,"method":"copy","steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_s"},
+		{"order", `{"rows":[{"scale":1,"method":"copy","to_writable_s":1,"latency_p50_ms":5,"latency_p99_ms":1,"latency_max_ms":9,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "out of order"},
+		{"unknown field", `{"rows":[],"extra":1}`, `unknown field "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseResults([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseResults(f *testing.F) {
+	good, _ := json.Marshal(sampleResults())
+	f.Add(good)
+	f.Add([]byte(`{"rows":[{"scale":1,"method":"copy"}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := ParseResults(in)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "results.json: ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(r.Rows) == 0 {
+			t.Fatal("accepted results without rows")
+		}
+		_ = RenderReport(r) // must not panic on anything accepted
+	})
+}
+
+func TestPlotFiles(t *testing.T) {
+	dir := t.TempDir()
+	png, svg := filepath.Join(dir, "f.png"), filepath.Join(dir, "f.svg")
+	if err := Plot(sampleResults(), png, svg); err != nil {
+		t.Fatal(err)
+	}
+	checkImages(t, png, svg)
+}
+
+func checkImages(t *testing.T, png, svg string) {
+	t.Helper()
+	b, err := os.ReadFile(png)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("%s is not a PNG (%v)", png, err)
+	}
+	b, err = os.ReadFile(svg)
+	if err != nil || !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte("snapshot")) {
+		t.Errorf("%s is not an SVG with a legend (%v)", svg, err)
+	}
+}
+
+// TestRunScale1 runs the whole bench at scale 1 and checks the files are
+// well formed (not the performance targets).
+func TestRunScale1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test; -short given")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the btrfs loop device and to run PostgreSQL as postgres")
+	}
+	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
+		t.Skip("needs btrfs-progs (mkfs.btrfs)")
+	}
+	if _, err := os.Stat(filepath.Join(pglocal.DefaultBinDir, "pgbench")); err != nil {
+		t.Skip("needs postgresql-15 with pgbench in " + pglocal.DefaultBinDir)
+	}
+	out := t.TempDir()
+	for _, d := range []string{filepath.Dir(out), out} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	err := Run(ctx, Options{Scales: []int{1}, Out: out, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ParseResults(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != len(fork.Methods) {
+		t.Fatalf("%d rows, want one per method", len(res.Rows))
+	}
+	for i, m := range fork.Methods {
+		r := res.Rows[i]
+		if r.Method != string(m) || r.Scale != 1 || r.Error != "" || r.DiskBytes <= 0 || r.Samples == 0 {
+			t.Errorf("row %d: %+v", i, r)
+		}
+	}
+	report, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(report) != RenderReport(res) {
+		t.Error("report.md does not match results.json")
+	}
+	checkImages(t, filepath.Join(out, "fork.png"), filepath.Join(out, "fork.svg"))
+	if ents, _ := os.ReadDir(filepath.Join(out, "work")); len(ents) > 1 {
+		t.Errorf("work directory not cleaned: %v", ents)
+	}
+}
+
+// TestRunFromEnv is the manual entry point until the CLI calls Run:
+// FORKBENCH_OUT=dir FORKBENCH_SCALES=10,100 [FORKBENCH_WORK=dir] go test -run TestRunFromEnv -timeout 60m
+func TestRunFromEnv(t *testing.T) {
+	out := os.Getenv("FORKBENCH_OUT")
+	if out == "" {
+		t.Skip("set FORKBENCH_OUT (and FORKBENCH_SCALES) to run the full bench")
+	}
+	var scales []int
+	for _, f := range strings.Split(os.Getenv("FORKBENCH_SCALES"), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("FORKBENCH_SCALES: %q: %v", f, err)
+		}
+		scales = append(scales, n)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := Run(context.Background(), Options{Scales: scales, Out: out, WorkDir: os.Getenv("FORKBENCH_WORK"), Log: log}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + string(b))
+}

@@ -1,0 +1,140 @@
+package forkbench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/redswitch/redswitch/fork"
+)
+
+// Row is one fork of one method at one scale. Latencies are the source's,
+// in milliseconds: steady_* before any fork, latency_* during this fork.
+type Row struct {
+	Scale        int     `json:"scale"`
+	Method       string  `json:"method"`
+	ToWritableS  float64 `json:"to_writable_s"`
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	LatencyMaxMs float64 `json:"latency_max_ms"`
+	SteadyP50Ms  float64 `json:"steady_p50_ms"`
+	SteadyP99Ms  float64 `json:"steady_p99_ms"`
+	SteadyMaxMs  float64 `json:"steady_max_ms"`
+	DiskBytes    int64   `json:"disk_bytes"`
+
+	// Phases of the fork (see fork.Timings), seconds.
+	CheckpointS float64 `json:"checkpoint_s"`
+	CopyS       float64 `json:"copy_s"`
+	StartS      float64 `json:"start_s"`
+	PromoteS    float64 `json:"promote_s"`
+	// Transactions in the latency window and the source's database size.
+	Samples       int    `json:"samples"`
+	SourceDBBytes int64  `json:"source_db_bytes"`
+	Error         string `json:"error,omitempty"`
+}
+
+// Machine describes where the bench ran.
+type Machine struct {
+	CPU       string  `json:"cpu"`
+	Cores     int     `json:"cores"`
+	MemBytes  int64   `json:"mem_bytes"`
+	Kernel    string  `json:"kernel"`
+	Postgres  string  `json:"postgres"`
+	Storage   string  `json:"storage"`
+	LoadTPS   float64 `json:"load_tps"`
+	Clients   int     `json:"clients"`
+	GoVersion string  `json:"go_version"`
+}
+
+// Results is results.json.
+type Results struct {
+	Rows    []Row   `json:"rows"`
+	Machine Machine `json:"machine"`
+}
+
+// ParseResults decodes and checks results.json; errors name the row and field.
+func ParseResults(data []byte) (Results, error) {
+	var r Results
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Results{}, fmt.Errorf("results.json: %w", err)
+	}
+	if len(r.Rows) == 0 {
+		return Results{}, fmt.Errorf("results.json: field rows: empty")
+	}
+	for i, row := range r.Rows {
+		if row.Scale <= 0 {
+			return Results{}, fmt.Errorf("results.json: rows[%d].scale: %d is not positive", i, row.Scale)
+		}
+		if _, err := fork.ParseMethod(row.Method); err != nil || row.Method == "" {
+			return Results{}, fmt.Errorf("results.json: rows[%d].method: %q is not a fork method", i, row.Method)
+		}
+		if row.Error != "" {
+			continue
+		}
+		for name, v := range map[string]float64{"to_writable_s": row.ToWritableS, "steady_p50_ms": row.SteadyP50Ms,
+			"steady_p99_ms": row.SteadyP99Ms, "steady_max_ms": row.SteadyMaxMs} {
+			if !(v > 0) || math.IsInf(v, 0) {
+				return Results{}, fmt.Errorf("results.json: rows[%d].%s: %v is not a positive number", i, name, v)
+			}
+		}
+		if row.LatencyP50Ms > row.LatencyP99Ms || row.LatencyP99Ms > row.LatencyMaxMs || row.SteadyP50Ms > row.SteadyP99Ms || row.SteadyP99Ms > row.SteadyMaxMs {
+			return Results{}, fmt.Errorf("results.json: rows[%d]: percentiles out of order", i)
+		}
+		if row.DiskBytes < 0 {
+			return Results{}, fmt.Errorf("results.json: rows[%d].disk_bytes: %d is negative", i, row.DiskBytes)
+		}
+	}
+	return r, nil
+}
+
+// finite turns NaN (no samples) into 0 so the JSON encodes.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+// RenderReport renders report.md: the machine, then one table row per fork.
+func RenderReport(r Results) string {
+	var b strings.Builder
+	b.WriteString("# Fork benchmark\n\n")
+	m := r.Machine
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB RAM, kernel %s; %s; storage: %s.\n", m.CPU, m.Cores, float64(m.MemBytes)/(1<<30), m.Kernel, m.Postgres, m.Storage)
+	fmt.Fprintf(&b, "Load on the source: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction.\n\n", m.Clients, m.LoadTPS)
+	b.WriteString("| scale | DB size | method | to writable (s) | checkpoint / copy / start / promote (s) | source p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | fork disk after writes |\n")
+	b.WriteString("|---:|---:|---|---:|---|---|---|---:|---:|\n")
+	for _, row := range r.Rows {
+		if row.Error != "" {
+			fmt.Fprintf(&b, "| %d | %s | %s | failed: %s | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
+			continue
+		}
+		ratio := "–"
+		if row.SteadyP99Ms > 0 {
+			ratio = fmt.Sprintf("%.2f×", row.LatencyP99Ms/row.SteadyP99Ms)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d) | %.1f / %.1f / %.1f | %s | %s |\n",
+			row.Scale, bytesHuman(row.SourceDBBytes), row.Method, row.ToWritableS,
+			row.CheckpointS, row.CopyS, row.StartS, row.PromoteS,
+			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples,
+			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio, bytesHuman(row.DiskBytes))
+	}
+	b.WriteString("\nFork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
+	return b.String()
+}
+
+func bytesHuman(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
