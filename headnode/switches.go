@@ -3,7 +3,6 @@ package headnode
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -167,7 +166,7 @@ func (s *Switches) Mount(mux *http.ServeMux) {
 			return
 		}
 		if err := s.o.Virtual.Set(id, *req.On); err != nil {
-			writeError(w, errors.Join(apiError{http.StatusBadRequest, err.Error()}))
+			writeError(w, apiError{http.StatusBadRequest, err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "on": *req.On})

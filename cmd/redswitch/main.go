@@ -32,8 +32,11 @@ type environ struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"agent": {"run on a database node: supervise Patroni, register in etcd", runAgent},
-		"demo":  {"bring up a containerized cluster behind HAProxy with the head node", runDemo},
+		"agent":    {"run on a database node: supervise Patroni, register in etcd", runAgent},
+		"demo":     {"bring up a containerized cluster behind HAProxy with the head node", runDemo},
+		"headnode": {"run the head node of a booth from its configuration", runHeadnode},
+		"cleanup":  {"remove every container and network left by redswitch rigs", runCleanup},
+		"fiu":      {"Failure Injection Unit tools: fiu watch", runFIU},
 	}
 }
 
