@@ -31,10 +31,10 @@ type SwitchesOptions struct {
 	Pins   fiu.Pins
 	// Virtual is set when the pins are virtual: then POST
 	// /api/v1/switches/{id} flips them.
-	Virtual  *fiu.Virtual
-	Config   []fiu.SwitchConfig
-	Window   time.Duration
-	Poll     time.Duration
+	Virtual *fiu.Virtual
+	Config  []fiu.SwitchConfig
+	Window  time.Duration
+	Poll    time.Duration
 	// Observe is for a booth whose switches cut the DC power themselves:
 	// the head node only records the switch as the cause.
 	Observe bool
