@@ -1,10 +1,8 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -265,5 +263,3 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-var _ = bytes.NewReader
-var _ = errors.New

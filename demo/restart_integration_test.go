@@ -1,0 +1,260 @@
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/rig"
+)
+
+// headProcess is `redswitch demo` run as a separate process, so the test
+// can SIGKILL it like a crash.
+type headProcess struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startHeadProcess(t *testing.T, bin, dataDir string, ports [4]int) *headProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "demo", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--primary-port", fmt.Sprint(ports[1]), "--replica-port", fmt.Sprint(ports[2]), "--stats-port", fmt.Sprint(ports[3]),
+		"--operator-token", "restart-token", "--open=false")
+	cmd.Env = append(os.Environ(), "TESTCONTAINERS_RYUK_DISABLED=true")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	logf, err := os.Create(filepath.Join(dataDir, fmt.Sprintf("head-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &headProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
+}
+
+func (p *headProcess) state(ctx context.Context) (headnode.State, error) {
+	var st headnode.State
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/api/v1/state", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func (p *headProcess) failovers(t *testing.T) []headnode.FailoverJSON {
+	t.Helper()
+	resp, err := http.Get(p.url + "/api/v1/failovers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Failovers []headnode.FailoverJSON `json:"failovers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Failovers
+}
+
+func (p *headProcess) waitHealthy(t *testing.T, within time.Duration) headnode.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		st, err := p.state(ctx)
+		if err == nil {
+			h, err := CheckHealth(ctx, st)
+			if err == nil && h.Healthy() && h.Powered == len(st.Nodes) {
+				return st
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("head node at %s not healthy within %s (last error %v)", p.url, within, err)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func journalLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+func rigContainers(t *testing.T, dataDir string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	f := client.Filters{}
+	f.Add("label", rig.LabelDataDir+"="+dataDir)
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		ids = append(ids, c.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// TestHeadNodeCrashAndRestart kills the head node with SIGKILL after a
+// failover and starts it again on the same data dir: it adopts the running
+// nodes instead of starting a second cluster, the journal keeps every
+// complete record, and the failover list is intact.
+func TestHeadNodeCrashAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test needs docker and the node image; skipped with -short")
+	}
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	ctx := context.Background()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		t.Skipf("needs docker: %v", err)
+	}
+	if _, err := cli.ImageInspect(ctx, DefaultImage); err != nil {
+		cli.Close()
+		t.Skipf("needs docker image %s (make image): %v", DefaultImage, err)
+	}
+	cli.Close()
+	bin := filepath.Join(t.TempDir(), "redswitch")
+	build := exec.Command("go", "build", "-o", bin, "github.com/redswitch/redswitch/cmd/redswitch")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build redswitch: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	var ports [4]int
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := rig.Docker(context.Background())
+		if err == nil {
+			_ = rig.Remove(context.Background(), c, map[string]string{rig.LabelDataDir: dataDir}, nil)
+			c.Close()
+		}
+	})
+
+	first := startHeadProcess(t, bin, dataDir, ports)
+	defer first.cmd.Process.Kill()
+	st := first.waitHealthy(t, 3*time.Minute)
+	before := rigContainers(t, dataDir)
+	if len(before) != 3 {
+		t.Fatalf("%d containers before the crash, want 3", len(before))
+	}
+	req, _ := http.NewRequest(http.MethodPost, first.url+"/api/v1/nodes/"+st.Leader+"/power", strings.NewReader(`{"on":false}`))
+	req.Header.Set("Authorization", "Bearer restart-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("power off %s: %v %v", st.Leader, resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(time.Minute)
+	var fo []headnode.FailoverJSON
+	for len(fo) == 0 || fo[0].NewPrimary == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover listed within a minute")
+		}
+		time.Sleep(500 * time.Millisecond)
+		fo = first.failovers(t)
+	}
+	time.Sleep(1500 * time.Millisecond) // let some more acks reach the journal
+	linesBefore := journalLines(t, filepath.Join(dataDir, "journal.jsonl"))
+
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	time.Sleep(500 * time.Millisecond)
+
+	second := startHeadProcess(t, bin, dataDir, ports)
+	defer func() {
+		_ = second.cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- second.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(90 * time.Second):
+			_ = second.cmd.Process.Kill()
+		}
+		if left := rigContainers(t, dataDir); len(left) != 0 {
+			t.Errorf("%d containers left after the restarted head node stopped", len(left))
+		}
+	}()
+	// The powered-off old primary stays off; the other two must serve.
+	ctx2, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		st2, err := second.state(ctx2)
+		if err == nil && st2.Leader != "" && len(st2.Nodes) == 3 {
+			break
+		}
+		if ctx2.Err() != nil {
+			t.Fatalf("restarted head node shows no leader: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	after := rigContainers(t, dataDir)
+	if strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("containers changed across the restart:\nbefore %v\nafter  %v", before, after)
+	}
+	linesAfter := journalLines(t, filepath.Join(dataDir, "journal.jsonl"))
+	if len(linesAfter) < len(linesBefore) {
+		t.Fatalf("journal shrank from %d to %d lines", len(linesBefore), len(linesAfter))
+	}
+	for i := range linesBefore {
+		if linesAfter[i] != linesBefore[i] {
+			t.Fatalf("journal line %d changed across the crash:\n%s\n%s", i+1, linesBefore[i], linesAfter[i])
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	var fo2 []headnode.FailoverJSON
+	for {
+		fo2 = second.failovers(t)
+		if len(fo2) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(fo2) == 0 || fo2[0].StartedAt != fo[0].StartedAt || fo2[0].OldPrimary != fo[0].OldPrimary {
+		t.Errorf("failover list after restart = %+v, want it to start with %+v", fo2, fo[0])
+	}
+}
