@@ -12,9 +12,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 )
 
@@ -31,7 +33,17 @@ type Options struct {
 	RestartDelay time.Duration
 	// RegisterTTL is the lease of the agent's key in etcd.
 	RegisterTTL time.Duration
-	Log         *slog.Logger
+	// Token guards the agent API; when empty the token is read from
+	// TokenFile on every request (the rig provisions it there).
+	Token     string
+	TokenFile string
+	// APIAddr is where the agent API listens (default: the node's address
+	// on cluster.AgentPort); "-" disables it.
+	APIAddr string
+	// NoAutoHeal turns off re-initialisation of a corrupt data directory
+	// (on by default: the booth's one manual fix, done by itself).
+	NoAutoHeal bool
+	Log        *slog.Logger
 }
 
 // AgentKey is the etcd key an agent keeps alive for its node.
@@ -57,6 +69,12 @@ func (o *Options) defaults() {
 	}
 	if o.RegisterTTL == 0 {
 		o.RegisterTTL = 3 * time.Second
+	}
+	if o.TokenFile == "" {
+		o.TokenFile = agentapi.TokenFile
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = net.JoinHostPort(o.Patroni.Address, strconv.Itoa(cluster.AgentPort))
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -96,9 +114,20 @@ func Run(ctx context.Context, o Options) error {
 		defer close(regDone)
 		register(ctx, o, log)
 	}()
-	err = supervise(ctx, o, acct, log)
+	r := newReaper(os.Getpid() == 1)
+	defer r.stop()
+	sup := newSupervisor(o, acct, r, log)
+	apiDone := make(chan struct{})
+	go func() {
+		defer close(apiDone)
+		if o.APIAddr != "-" {
+			serveAPI(ctx, o.APIAddr, &apiServer{sup: sup, log: log, blocks: map[string]bool{}})
+		}
+	}()
+	err = sup.run(ctx)
 	cancel()
 	<-regDone
+	<-apiDone
 	return err
 }
 

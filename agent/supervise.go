@@ -13,31 +13,124 @@ import (
 	"time"
 )
 
-// supervise runs Patroni until ctx ends, starting it again whenever it dies.
-// When the agent is PID 1 (a container) it also reaps the orphans that
-// PostgreSQL leaves behind, and so must collect Patroni's exit itself.
-func supervise(ctx context.Context, o Options, a account, log *slog.Logger) error {
-	r := newReaper(os.Getpid() == 1)
-	defer r.stop()
-	for {
+// supervisor runs Patroni until ctx ends, starting it again whenever it
+// dies, unless a fault holds it down. When the agent is PID 1 (a container)
+// its reaper also collects the orphans that PostgreSQL leaves behind, and so
+// every child the agent starts must be watched through it.
+type supervisor struct {
+	o    Options
+	acct account
+	r    *reaper
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	pid    int
+	held   bool
+	reinit int
+	wake   chan struct{}
+	heal   chan string
+	lines  func(string)
+}
+
+func newSupervisor(o Options, a account, r *reaper, log *slog.Logger) *supervisor {
+	return &supervisor{o: o, acct: a, r: r, log: log, wake: make(chan struct{}, 1), heal: make(chan string, 1)}
+}
+
+// run supervises Patroni until ctx ends.
+func (s *supervisor) run(ctx context.Context) error {
+	if !s.o.NoAutoHeal {
+		if reason := s.checkDataDir(ctx); reason != "" {
+			s.reinitialise(ctx, reason)
+		}
+	}
+	for ctx.Err() == nil {
+		if s.isHeld() {
+			s.log.Info("patroni held down by a fault")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+			}
+			continue
+		}
 		start := time.Now()
-		pid, exited, err := startPatroni(o, a, r, log)
+		pid, exited, err := startPatroni(s.o, s.acct, s.r, s.log, s.onLine)
 		if err != nil {
-			log.Error("cannot start patroni", "err", err)
+			s.log.Error("cannot start patroni", "err", err)
 		} else {
-			log.Info("patroni started", "pid", pid)
+			s.setPID(pid)
+			s.log.Info("patroni started", "pid", pid)
 			select {
 			case st := <-exited:
-				log.Warn("patroni exited; restarting", "status", st, "ran", time.Since(start).Round(time.Millisecond))
+				s.log.Warn("patroni exited; restarting", "status", st, "ran", time.Since(start).Round(time.Millisecond))
 			case <-ctx.Done():
-				stopPatroni(pid, exited, log)
+				stopPatroni(pid, exited, s.log)
+				s.setPID(0)
 				return nil
+			case reason := <-s.heal:
+				stopPatroni(pid, exited, s.log)
+				s.setPID(0)
+				s.reinitialise(ctx, reason)
+				continue
 			}
+			s.setPID(0)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(o.RestartDelay):
+		case <-time.After(s.o.RestartDelay):
+		}
+	}
+	return nil
+}
+
+func (s *supervisor) setPID(pid int) {
+	s.mu.Lock()
+	s.pid = pid
+	s.mu.Unlock()
+}
+
+func (s *supervisor) isHeld() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// crash SIGKILLs Patroni; with hold it stays down until release.
+func (s *supervisor) crash(hold bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pid == 0 {
+		return 0, errNotRunning
+	}
+	s.held = hold
+	if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil {
+		return 0, fmt.Errorf("kill patroni %d: %w", s.pid, err)
+	}
+	return s.pid, nil
+}
+
+// release lets Patroni be started again.
+func (s *supervisor) release() {
+	s.mu.Lock()
+	s.held = false
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onLine sees every line Patroni and PostgreSQL print: a corruption
+// signature asks for re-initialisation.
+func (s *supervisor) onLine(line string) {
+	if s.o.NoAutoHeal {
+		return
+	}
+	if sig := corruptionSignature(line); sig != "" {
+		select {
+		case s.heal <- sig:
+		default:
 		}
 	}
 }
@@ -56,7 +149,7 @@ func stopPatroni(pid int, exited <-chan string, log *slog.Logger) {
 	}
 }
 
-func startPatroni(o Options, a account, r *reaper, log *slog.Logger) (int, <-chan string, error) {
+func startPatroni(o Options, a account, r *reaper, log *slog.Logger, onLine func(string)) (int, <-chan string, error) {
 	path, err := lookPath(o.PatroniBin)
 	if err != nil {
 		return 0, nil, err
@@ -84,7 +177,7 @@ func startPatroni(o Options, a account, r *reaper, log *slog.Logger) (int, <-cha
 	}
 	exited := r.watch(p)
 	r.unlock()
-	go prefixLines(pr, os.Stderr, "["+o.Patroni.Name+"] ")
+	go prefixLines(pr, os.Stderr, "["+o.Patroni.Name+"] ", onLine)
 	return p.Pid, exited, nil
 }
 
@@ -100,12 +193,15 @@ func lookPath(bin string) (string, error) {
 
 // prefixLines copies r to w line by line, tagging each with the node name
 // so logs of several nodes stay readable side by side.
-func prefixLines(r io.ReadCloser, w io.Writer, prefix string) {
+func prefixLines(r io.ReadCloser, w io.Writer, prefix string, onLine func(string)) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		fmt.Fprintf(w, "%s%s\n", prefix, sc.Text())
+		if onLine != nil {
+			onLine(sc.Text())
+		}
 	}
 }
 

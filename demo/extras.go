@@ -6,4 +6,5 @@ import "net/http"
 // probe, failovers, metrics, dashboard, switches, faults.
 func (d *Demo) mountExtras(mux *http.ServeMux) {
 	d.mountObservers(mux)
+	d.mountFaults(mux)
 }

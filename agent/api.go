@@ -1,0 +1,308 @@
+package agent
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/cluster"
+)
+
+// apiServer serves the agent API: the faults that must act inside the
+// node (iptables, signals, a full disk, paused replay).
+type apiServer struct {
+	sup *supervisor
+	log *slog.Logger
+
+	mu     sync.Mutex
+	blocks map[string]bool
+	filled int64
+}
+
+// httpError carries the status an error maps to.
+type httpError struct {
+	status int
+	err    error
+}
+
+func (e httpError) Error() string { return e.err.Error() }
+func (e httpError) Unwrap() error { return e.err }
+
+func badRequest(err error) error { return httpError{http.StatusBadRequest, err} }
+
+// statusOf maps an error to its HTTP status: the one place that decides.
+func statusOf(err error) int {
+	var he httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, errNotRunning):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), agentapi.Error{Error: err.Error()})
+}
+
+// token returns the configured cluster token, or the one the rig wrote
+// into the node, read on every request so it can be provisioned late.
+func (a *apiServer) token() string {
+	if a.sup.o.Token != "" {
+		return a.sup.o.Token
+	}
+	b, err := os.ReadFile(a.sup.o.TokenFile)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (a *apiServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, f func(r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			v, err := f(r)
+			if err != nil {
+				a.log.Warn("agent api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				writeError(w, err)
+				return
+			}
+			if v == nil {
+				v = map[string]bool{"ok": true}
+			}
+			writeJSON(w, http.StatusOK, v)
+		})
+	}
+	h("GET "+agentapi.PathStatus, func(*http.Request) (any, error) { return a.status(), nil })
+	h("PUT "+agentapi.PathBlocks+"{name}", a.block)
+	h("DELETE "+agentapi.PathBlocks+"{name}", a.unblock)
+	h("POST "+agentapi.PathPostgresKill, a.crashPostgres)
+	h("POST "+agentapi.PathPatroniKill, a.crashPatroni)
+	h("DELETE "+agentapi.PathPatroniHold, func(*http.Request) (any, error) { a.sup.release(); return nil, nil })
+	h("PUT "+agentapi.PathDiskFill, a.fill)
+	h("DELETE "+agentapi.PathDiskFill, a.release)
+	h("PUT "+agentapi.PathReplayPause, func(r *http.Request) (any, error) {
+		return nil, a.sql(r.Context(), "SELECT pg_wal_replay_pause()")
+	})
+	h("DELETE "+agentapi.PathReplayPause, func(r *http.Request) (any, error) {
+		return nil, a.sql(r.Context(), "SELECT pg_wal_replay_resume()")
+	})
+	h("POST "+agentapi.PathWAL, a.wal)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok := a.token()
+		if !ok || tok == "" || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, agentapi.Error{Error: "cluster token required: Authorization: Bearer <token>"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, agentapi.MaxBody)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (a *apiServer) status() agentapi.Status {
+	a.sup.mu.Lock()
+	st := agentapi.Status{Node: a.sup.o.Patroni.Name, PatroniPID: a.sup.pid, PatroniHeld: a.sup.held,
+		AutoHeal: !a.sup.o.NoAutoHeal, Reinitialisations: a.sup.reinit}
+	a.sup.mu.Unlock()
+	a.mu.Lock()
+	for b := range a.blocks {
+		st.Blocks = append(st.Blocks, b)
+	}
+	st.FilledBytes = a.filled
+	a.mu.Unlock()
+	sort.Strings(st.Blocks)
+	return st
+}
+
+func (a *apiServer) runAll(ctx context.Context, cmds [][]string, ignoreErrors bool) error {
+	for _, c := range cmds {
+		if _, err := runCmd(ctx, a.sup.r, nil, c); err != nil && !ignoreErrors {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *apiServer) block(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := agentapi.ValidBlockName(name); err != nil {
+		return nil, badRequest(err)
+	}
+	req, err := agentapi.DecodeBlockRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Replace: remove what an earlier block of this name left.
+	_ = a.runAll(r.Context(), unblockCommands(name), true)
+	if err := a.runAll(r.Context(), blockCommands(name, req.Peers, cluster.AgentPort), false); err != nil {
+		_ = a.runAll(context.WithoutCancel(r.Context()), unblockCommands(name), true)
+		return nil, fmt.Errorf("block %s: %w", name, err)
+	}
+	a.blocks[name] = true
+	a.log.Warn("fault: traffic blocked", "block", name, "peers", req.Peers)
+	return nil, nil
+}
+
+func (a *apiServer) unblock(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := agentapi.ValidBlockName(name); err != nil {
+		return nil, badRequest(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = a.runAll(r.Context(), unblockCommands(name), true)
+	delete(a.blocks, name)
+	a.log.Info("fault healed: traffic unblocked", "block", name)
+	return nil, nil
+}
+
+func (a *apiServer) crashPostgres(*http.Request) (any, error) {
+	pid := postmasterPID(a.sup.o.Patroni.DataDir)
+	if pid == 0 {
+		return nil, fmt.Errorf("postgres: %w (no postmaster.pid in %s)", errNotRunning, a.sup.o.Patroni.DataDir)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return nil, fmt.Errorf("kill postmaster %d: %w", pid, err)
+	}
+	a.log.Warn("fault: postmaster killed", "pid", pid)
+	return agentapi.KillResponse{PID: pid}, nil
+}
+
+func (a *apiServer) crashPatroni(r *http.Request) (any, error) {
+	req, err := agentapi.DecodePatroniCrashRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	pid, err := a.sup.crash(req.Hold)
+	if err != nil {
+		return nil, fmt.Errorf("patroni: %w", err)
+	}
+	a.log.Warn("fault: patroni killed", "pid", pid, "hold", req.Hold)
+	return agentapi.KillResponse{PID: pid}, nil
+}
+
+// fillPath is next to the data directory, on its filesystem but outside
+// it, so a base backup taken meanwhile does not copy it.
+func (a *apiServer) fillPath() string {
+	return filepath.Join(filepath.Dir(a.sup.o.Patroni.DataDir), "redswitch-fill")
+}
+
+func (a *apiServer) fill(r *http.Request) (any, error) {
+	req, err := agentapi.DecodeFillRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	path := a.fillPath()
+	_ = os.Remove(path)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+		return nil, fmt.Errorf("statfs %s: %w", filepath.Dir(path), err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	size, err := fillSize(free, req)
+	if err != nil {
+		return nil, httpError{http.StatusConflict, err}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("fill: %w", err)
+	}
+	defer f.Close()
+	if size > 0 {
+		if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+			os.Remove(path)
+			return nil, fmt.Errorf("fill: fallocate %d bytes in %s: %w", size, path, err)
+		}
+	}
+	a.filled = size
+	a.log.Warn("fault: data volume filled", "path", path, "bytes", size, "free_before", free)
+	return agentapi.FillResponse{Path: path, Bytes: size, FreeBefore: free}, nil
+}
+
+// fillSize decides how much to allocate, refusing a fill larger than the
+// request allows: a data directory on the host's disk would fill the host.
+func fillSize(free int64, req agentapi.FillRequest) (int64, error) {
+	size := free - req.LeaveBytes
+	if size < 0 {
+		size = 0
+	}
+	if size > req.MaxBytes {
+		return 0, fmt.Errorf("fill: the data volume has %d bytes free, more than max_bytes %d: give the node a bounded data volume, or raise max_bytes", free, req.MaxBytes)
+	}
+	return size, nil
+}
+
+func (a *apiServer) release(*http.Request) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := os.Remove(a.fillPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("release fill: %w", err)
+	}
+	a.filled = 0
+	a.log.Info("fault healed: data volume released")
+	return nil, nil
+}
+
+func (a *apiServer) sql(ctx context.Context, stmt string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := runCmd(ctx, a.sup.r, &a.sup.acct, psqlCommand(a.sup.o.Patroni.BinDir, "/var/run/postgresql", stmt)); err != nil {
+		return httpError{http.StatusConflict, fmt.Errorf("sql %q: %w", stmt, err)}
+	}
+	return nil
+}
+
+func (a *apiServer) wal(r *http.Request) (any, error) {
+	req, err := agentapi.DecodeWALRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	return nil, a.sql(r.Context(), walFillSQL(req.Bytes))
+}
+
+// serveAPI listens on addr and serves until ctx ends. A node whose API
+// cannot listen still runs its database: the failure is logged.
+func serveAPI(ctx context.Context, addr string, a *apiServer) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		a.log.Error("agent api cannot listen; in-node faults are unavailable", "addr", addr, "err", err)
+		return
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	a.log.Info("agent api listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Error("agent api stopped", "err", err)
+	}
+}

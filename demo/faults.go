@@ -1,0 +1,120 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/faults"
+)
+
+// kindsRoute lists the fault kinds; its handler also carries the demo's
+// fault manager, which is how Faults finds it without a field of its own.
+const kindsRoute = "/api/v1/fault-kinds"
+
+// faultsHandler serves the list of kinds and holds the manager.
+type faultsHandler struct{ m *faults.Manager }
+
+func (h faultsHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	var out []faults.Info
+	for _, k := range h.m.Kinds() {
+		out = append(out, k.Info())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// mountFaults builds the fault manager and mounts its API behind the
+// operator token. The node agents get a fresh cluster token.
+func (d *Demo) mountFaults(mux *http.ServeMux) {
+	m, err := d.newFaults()
+	if err != nil {
+		d.Opts.Log.Error("faults unavailable", "err", err)
+		return
+	}
+	m.Mount(mux, d.Head.RequireOperator)
+	mux.Handle("GET "+kindsRoute, faultsHandler{m})
+}
+
+// Faults returns the demo's fault manager, or nil when it could not be
+// built. Close it before closing the demo: it recovers every fault still
+// active and stops watching the agents' events.
+func (d *Demo) Faults() *faults.Manager {
+	if d.srv == nil {
+		return nil
+	}
+	mux, ok := d.srv.Handler.(*http.ServeMux)
+	if !ok {
+		return nil
+	}
+	h, _ := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: kindsRoute}, Host: "localhost"})
+	if fh, ok := h.(faultsHandler); ok {
+		return fh.m
+	}
+	return nil
+}
+
+func (d *Demo) newFaults() (*faults.Manager, error) {
+	eps := d.Etcd.Endpoints()
+	if len(eps) < 2 {
+		return nil, fmt.Errorf("etcd has no endpoint on the rig network: %v", eps)
+	}
+	u, err := url.Parse(eps[1])
+	if err != nil {
+		return nil, fmt.Errorf("etcd endpoint %q: %w", eps[1], err)
+	}
+	host, portS, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("etcd endpoint %q: %w", eps[1], err)
+	}
+	port, _ := strconv.Atoi(portS)
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Rig.SetClusterToken(ctx, agentapi.TokenFile, token); err != nil {
+		return nil, fmt.Errorf("give the agents their token: %w", err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps[:1], DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	addrs := map[string]string{}
+	for _, n := range d.Rig.Nodes() {
+		addrs[n.Name] = n.Address
+	}
+	return faults.New(faults.Options{
+		Env: faults.Env{
+			Power:   d.Head,
+			Freezer: d.Rig,
+			Files:   d.Rig,
+			Agent: func(node string) (faults.Agent, error) {
+				a, ok := addrs[node]
+				if !ok {
+					return nil, fmt.Errorf("%w: %q", faults.ErrUnknownTarget, node)
+				}
+				return agentapi.NewClient(a, cluster.AgentPort, token), nil
+			},
+			State: d.Head.State,
+			Etcd:  agentapi.Peer{Address: host, Port: port},
+		},
+		Record: d.rec,
+		Clock:  d.Clock.Now,
+		Etcd:   cli,
+		Scope:  d.Opts.Scope,
+		Log:    d.Opts.Log.With("component", "faults"),
+	}), nil
+}
