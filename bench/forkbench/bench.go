@@ -210,6 +210,12 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, mnt string, s
 	if _, err := pglocal.Run(ctx, owner, PgbenchInitArgs(o.BinDir, port, scale)); err != nil {
 		return nil, err
 	}
+	// A production source has no gigabyte of freshly loaded, unflushed
+	// data: flush the load so the forks' CHECKPOINT sees a steady state.
+	if err := execOne(ctx, dsn, "CHECKPOINT"); err != nil {
+		return nil, err
+	}
+	syscall.Sync()
 	var dbBytes int64
 	if err := queryRow(ctx, dsn, "SELECT pg_database_size('postgres')", &dbBytes); err != nil {
 		return nil, err
@@ -272,6 +278,9 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, 
 		if err := mgr.Destroy(context.WithoutCancel(ctx), name); err != nil {
 			o.Log.Error("destroy bench fork", "fork", name, "err", err)
 		}
+		// Let the next fork start from flushed storage, not this one's
+		// gigabyte of dirty copy.
+		syscall.Sync()
 	}()
 	during := Summarize(ld.window(from, to))
 	row.ToWritableS = f.Timings.ToWritable.Seconds()
@@ -373,6 +382,16 @@ func queryRow(ctx context.Context, dsn, sql string, dst ...any) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return conn.QueryRow(ctx, sql).Scan(dst...)
+}
+
+func execOne(ctx context.Context, dsn, sql string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
