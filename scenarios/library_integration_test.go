@@ -1,0 +1,96 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLibraryRuns runs the whole library on containers, two clusters side by
+// side, plus the deliberately wrong scenario: the negative control must
+// pass without a failover and the wrong expectation must fail. Scenarios
+// needing fault kinds or forks that have not landed are reported as
+// skipped and do not fail the test. SCENARIOS=a,b limits the run to those
+// names; SCENARIO_PARALLEL overrides the concurrency.
+func TestLibraryRuns(t *testing.T) {
+	RequireContainers(t)
+	lib, err := LoadAll(Library(), ".")
+	if err != nil {
+		t.Fatalf("library: %v", err)
+	}
+	wrong, err := Load("testdata/wrong-expectation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append(lib, wrong)
+	if only := os.Getenv("SCENARIOS"); only != "" {
+		keep := map[string]bool{}
+		for _, n := range strings.Split(only, ",") {
+			keep[strings.TrimSpace(n)] = true
+		}
+		var some []*Scenario
+		for _, sc := range all {
+			if keep[sc.Name] {
+				some = append(some, sc)
+			}
+		}
+		all = some
+	}
+	parallel := 2
+	if p := os.Getenv("SCENARIO_PARALLEL"); p != "" {
+		fmt.Sscan(p, &parallel)
+	}
+	begin := time.Now()
+	results := RunAll(context.Background(), all, RunOptions{Parallel: parallel, Log: testLog(),
+		Progress: func(name, line string) { t.Logf("%s %s: %s", time.Since(begin).Round(time.Second), name, line) }})
+	wall := time.Since(begin)
+
+	var ran []Result
+	for _, r := range results {
+		if reason, ok := Skipped(r); ok {
+			t.Logf("SKIP %s: %s", r.Name(), reason)
+			continue
+		}
+		ran = append(ran, r)
+	}
+	var b strings.Builder
+	_ = WriteText(&b, ran)
+	t.Logf("wall time %s for %d scenario(s), %d skipped, parallel %d\n%s", wall.Round(time.Second), len(results),
+		len(results)-len(ran), parallel, b.String())
+
+	for _, r := range results {
+		if _, ok := Skipped(r); ok {
+			continue
+		}
+		switch r.Name() {
+		case "wrong-expectation":
+			if r.Passed() {
+				t.Errorf("wrong-expectation passed: the runner cannot tell a failover from none")
+			}
+			if r.Err != nil {
+				t.Errorf("wrong-expectation broke instead of failing its expectation: %v", r.Err)
+			}
+		case "negative-control":
+			if !r.Passed() {
+				t.Errorf("negative-control failed: the harness sees trouble where there is none")
+			}
+			if _, failedOver := r.Measurements["failover_s"]; failedOver {
+				t.Errorf("negative-control measured a failover")
+			}
+		default:
+			if !r.Passed() {
+				for _, s := range r.Steps {
+					if !s.OK {
+						t.Errorf("%s:%d: %s: %s", r.Scenario.File, s.Line, s.Text, s.Detail)
+					}
+				}
+				if r.Err != nil {
+					t.Errorf("%s: %v", r.Name(), r.Err)
+				}
+			}
+		}
+	}
+}
