@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redswitch/redswitch/bench/failover"
+	"github.com/redswitch/redswitch/bench/fiubench"
+	"github.com/redswitch/redswitch/bench/forkbench"
+	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/demo"
+	"github.com/redswitch/redswitch/fork"
+)
+
+// benchCommands are the benchmarks `redswitch bench` runs.
+func benchCommands() map[string]command {
+	return map[string]command{
+		"failover": {"repeated primary power cuts per timing profile: failover time, phases, lost commits", runBenchFailover},
+		"boot":     {"cold cluster to three healthy members", runBenchBoot},
+		"fork":     {"forks of a loaded PostgreSQL: time to writable, source latency, disk", runBenchFork},
+		"fiu":      {"switch contact settled to power driver call, on fake pins", runBenchFIU},
+	}
+}
+
+// runBench dispatches `redswitch bench KIND`.
+func runBench(ctx context.Context, env *environ, args []string) error {
+	cmds := benchCommands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		names := make([]string, 0, len(cmds))
+		for n := range cmds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(env.stderr, "usage: redswitch bench KIND [flags]   (redswitch bench KIND --help for its flags)\n\nkinds:")
+		for _, n := range names {
+			fmt.Fprintf(env.stderr, "  %-10s %s\n", n, cmds[n].summary)
+		}
+		if len(args) == 0 {
+			return usagef("which benchmark? want one of %s", strings.Join(names, ", "))
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		return usagef("unknown benchmark %q", args[0])
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+// clusterBenchFlags parses the flags `bench failover` and `bench boot` share.
+func clusterBenchFlags(env *environ, name, synopsis string, args []string, withSync bool) (failover.Options, error) {
+	fs := newFlags(env, "bench "+name, synopsis)
+	trials := fs.Int("trials", 20, "trials per timing profile")
+	timings := fs.String("timings", "aggressive", "comma-separated timing profiles: aggressive, default or TTL/LOOP_WAIT/RETRY_TIMEOUT")
+	out := fs.String("out", "out/bench-"+name, "output directory: results.json, report.md, plots")
+	image := fs.String("image", demo.DefaultImage, "node image (make image builds it)")
+	nodes := fs.Int("nodes", 3, "database nodes per cluster")
+	var sync *bool
+	if withSync {
+		sync = fs.Bool("sync", false, "Patroni synchronous_mode: no acknowledged commit may be lost")
+	}
+	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parseFlags(fs, args); err != nil {
+		return failover.Options{}, err
+	}
+	if *trials < 1 {
+		return failover.Options{}, usagef("--trials %d: want at least 1", *trials)
+	}
+	if *nodes < 2 || *nodes > 9 {
+		return failover.Options{}, usagef("--nodes %d: want 2 to 9", *nodes)
+	}
+	profiles := splitList(*timings)
+	if len(profiles) == 0 {
+		return failover.Options{}, usagef("--timings: empty")
+	}
+	for _, p := range profiles {
+		if _, err := cluster.ParseTimings(p); err != nil {
+			return failover.Options{}, usagef("--timings: %v", err)
+		}
+	}
+	if *out == "" {
+		return failover.Options{}, usagef("--out: empty")
+	}
+	o := failover.Options{Profiles: profiles, Trials: *trials, Out: *out, Image: *image, Nodes: *nodes,
+		ProbeInterval: *probeInterval, Log: env.log}
+	if sync != nil {
+		o.Sync = *sync
+	}
+	if !*quiet {
+		o.Progress = env.stderr
+	}
+	// Containers must not wait for a reaper image that cannot be pulled.
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+	return o, nil
+}
+
+func runBenchFailover(ctx context.Context, env *environ, args []string) error {
+	o, err := clusterBenchFlags(env, "failover",
+		"Cuts the primary's power again and again in a containerized Patroni cluster per timing profile,\n"+
+			"rejoining each victim before the next cut (one uncounted warm-up per profile), and writes\n"+
+			"results.json, report.md and plots (failover-time CDF, phases per trial) to --out.", args, true)
+	if err != nil {
+		return err
+	}
+	res, err := failover.Run(ctx, o)
+	for _, p := range o.Profiles {
+		if s, ok := res.Summary[p]; ok {
+			fmt.Fprintf(env.stdout, "%-10s n=%d  p50 %.2f s  p95 %.2f s  max %.2f s  mean %.2f s  lost commits %d  failed %d\n",
+				p, s.N, s.P50, s.P95, s.Max, s.Mean, s.LostCommits, s.Failed)
+		}
+	}
+	if len(res.Trials) > 0 {
+		fmt.Fprintf(env.stdout, "report: %s/report.md\n", o.Out)
+	}
+	return err
+}
+
+func runBenchBoot(ctx context.Context, env *environ, args []string) error {
+	o, err := clusterBenchFlags(env, "boot",
+		"Starts a cluster from nothing --trials times per timing profile and measures from the first\n"+
+			"node container's start to every member running and every replica streaming; writes\n"+
+			"results.json, report.md and a CDF to --out.", args, false)
+	if err != nil {
+		return err
+	}
+	res, err := failover.Boot(ctx, o)
+	for _, p := range o.Profiles {
+		if s, ok := res.Summary[p]; ok {
+			fmt.Fprintf(env.stdout, "%-10s n=%d  p50 %.2f s  p95 %.2f s  max %.2f s  failed %d\n", p, s.N, s.P50, s.P95, s.Max, s.Failed)
+		}
+	}
+	if len(res.Trials) > 0 {
+		fmt.Fprintf(env.stdout, "report: %s/report.md\n", o.Out)
+	}
+	return err
+}
+
+func runBenchFork(ctx context.Context, env *environ, args []string) error {
+	fs := newFlags(env, "bench fork", "Forks a loaded PostgreSQL 15 by each method per pgbench scale and measures the time to a\nwritable fork, the source's latency during the fork and the fork's disk; needs root (btrfs).")
+	scales := fs.String("scales", "1", "comma-separated pgbench scales")
+	methods := fs.String("methods", "", "comma-separated fork methods (default: snapshot, reflink, basebackup, copy)")
+	out := fs.String("out", "out/bench-fork", "output directory")
+	workDir := fs.String("work-dir", "", "where the databases live (default OUT/work; a loop btrfs is made when not on btrfs)")
+	clients := fs.Int("clients", 4, "load connections")
+	rate := fs.Float64("rate", 200, "total paced load, transactions per second")
+	steady := fs.Duration("steady", 10*time.Second, "steady-state window before the forks")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	o := forkbench.Options{Out: *out, WorkDir: *workDir, Clients: *clients, Rate: *rate, Steady: *steady, Log: env.log}
+	for _, s := range splitList(*scales) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return usagef("--scales: %q is not a positive whole number", s)
+		}
+		o.Scales = append(o.Scales, n)
+	}
+	for _, m := range splitList(*methods) {
+		meth, err := fork.ParseMethod(m)
+		if err != nil || meth == fork.Auto {
+			return usagef("--methods: %q: want snapshot, reflink, basebackup or copy", m)
+		}
+		o.Methods = append(o.Methods, meth)
+	}
+	if err := forkbench.Run(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "report: %s/report.md\n", *out)
+	return nil
+}
+
+func runBenchFIU(ctx context.Context, env *environ, args []string) error {
+	fs := newFlags(env, "bench fiu", "Times switch flips on fake pins through the real polling loop, debouncer and relay driver.")
+	trials := fs.Int("trials", 20, "flips to time")
+	window := fs.Duration("window", 0, "debounce window (default: the FIU's)")
+	poll := fs.Duration("poll", 0, "pin sampling period (default: the FIU's)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *trials < 1 {
+		return usagef("--trials %d: want at least 1", *trials)
+	}
+	res, err := fiubench.Run(ctx, fiubench.Options{Trials: *trials, Window: *window, PollInterval: *poll, Log: env.log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, res.String())
+	fmt.Fprint(env.stdout, res.Markdown())
+	return nil
+}
