@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
+	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
 )
@@ -28,24 +30,18 @@ type ContainerBackend struct {
 	// DataDir holds one data dir per run; a temporary directory, removed
 	// afterwards, when empty.
 	DataDir string
-	// Faults, when set, injects the fault kinds it supports into a
-	// started rig (the faults package's adapter).
-	Faults func(d *demo.Demo) FaultInjector
-	// FaultKinds lists what Faults supports, known before a rig starts.
-	FaultKinds []FaultKind
-	Log        *slog.Logger
+	Log     *slog.Logger
 }
 
 // Name implements Backend.
 func (b *ContainerBackend) Name() string { return "containers" }
 
-// Supports implements Backend.
+// Supports implements Backend: the kinds the faults package knows. A rig
+// whose fault manager could not start reports them unavailable at the
+// step instead.
 func (b *ContainerBackend) Supports(kind FaultKind) bool {
-	if b.Faults == nil {
-		return false
-	}
-	for _, k := range b.FaultKinds {
-		if k == kind {
+	for _, inj := range faults.Kinds() {
+		if string(inj.Info().Kind) == string(kind) {
 			return true
 		}
 	}
@@ -102,8 +98,8 @@ func (b *ContainerBackend) Start(ctx context.Context, sc *Scenario) (Cluster, er
 		return nil, err
 	}
 	c := &containerCluster{d: d, dir: dir, removeDir: b.DataDir == ""}
-	if b.Faults != nil {
-		c.faults = b.Faults(d)
+	if m := d.Faults(); m != nil {
+		c.faults = managerFaults{m}
 	}
 	return c, nil
 }
@@ -114,6 +110,32 @@ type containerCluster struct {
 	dir       string
 	removeDir bool
 	faults    FaultInjector
+}
+
+// managerFaults adapts the rig's fault manager to FaultInjector.
+type managerFaults struct{ m *faults.Manager }
+
+func (f managerFaults) Supports(kind FaultKind) bool {
+	for _, inj := range f.m.Kinds() {
+		if string(inj.Info().Kind) == string(kind) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f managerFaults) Inject(ctx context.Context, kind FaultKind, target string, step FaultStep) (string, error) {
+	fault, err := f.m.Inject(ctx, faults.Request{Kind: faults.Kind(kind), Target: target, From: string(step.From),
+		Lag: step.Lag, Pause: step.Pause})
+	if err != nil {
+		return "", err
+	}
+	return fault.ID, nil
+}
+
+func (f managerFaults) Recover(ctx context.Context, id string) error {
+	_, err := f.m.Recover(ctx, id)
+	return err
 }
 
 func (c *containerCluster) Now() time.Time { return c.d.Clock.Now() }
@@ -162,10 +184,21 @@ func (c *containerCluster) ReadBack(ctx context.Context) error {
 	return err
 }
 
-func (c *containerCluster) Faults() FaultInjector { return c.faults }
+func (c *containerCluster) Faults() FaultInjector {
+	if c.faults == nil {
+		return nil // a typed nil would look like an injector
+	}
+	return c.faults
+}
 
 func (c *containerCluster) Close(ctx context.Context) error {
-	err := c.d.Close(ctx)
+	var errs []error
+	if m := c.d.Faults(); m != nil {
+		// Recover what is still injected before the rig goes away.
+		errs = append(errs, m.Close(ctx))
+	}
+	errs = append(errs, c.d.Close(ctx))
+	err := errors.Join(errs...)
 	if c.removeDir {
 		_ = os.RemoveAll(filepath.Clean(c.dir))
 	}
