@@ -25,7 +25,7 @@ const (
 
 // TokenFile is where the agent reads the cluster token when none was
 // configured: the rig writes it into running node containers.
-const TokenFile = "/etc/redswitch/cluster-token"
+const TokenFile = "/etc/redswitch-cluster-token"
 
 // Peer is an address whose traffic a block drops, optionally only one TCP
 // port of it (the etcd endpoint on the head node's address).
