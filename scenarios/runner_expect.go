@@ -87,7 +87,7 @@ func (r *run) expect(ctx context.Context, e ExpectStep) StepResult {
 				vs = append(vs, named{"rejoined", judgeRejoined(ev, rejoin, at, e.Rewound)})
 			}
 			if e.Reinitialised != nil {
-				vs = append(vs, named{"reinitialised", judgeReinitialised(ev, namesOf(*e.Reinitialised, r.sc.Cluster.NodeNames(), r.last), r.sinceExpect)})
+				vs = append(vs, named{"reinitialised", judgeReinitialised(ev, namesOf(*e.Reinitialised, r.sc.Cluster.NodeNames(), r.last), base)})
 			}
 			return vs
 		}
@@ -205,7 +205,21 @@ func (r *run) observeRejoin(ctx context.Context, nodes []string, seen map[string
 		return
 	}
 	for _, n := range nodes {
-		if seen[n] || !slices.Contains(streaming, n) {
+		if seen[n] {
+			continue
+		}
+		if n == st.Leader {
+			// The primary has rejoined when it leads a running cluster
+			// again (after a cold start, say).
+			for _, ns := range st.Nodes {
+				if ns.Name == n && ns.Power == "on" && ns.State == "running" {
+					seen[n] = true
+					r.record(journal.Event{Kind: journal.KindNode, Node: n, Source: ObserverSource, Detail: ObservedLeading})
+				}
+			}
+			continue
+		}
+		if !slices.Contains(streaming, n) {
 			continue
 		}
 		seen[n] = true

@@ -19,6 +19,9 @@ const (
 	// ObservedStreaming: the node streams from the primary (seen in the
 	// primary's replication list).
 	ObservedStreaming = "streaming"
+	// ObservedLeading: the node is the running primary (a node that
+	// "rejoined" by winning the leader race after a cold start).
+	ObservedLeading = "leading"
 	// ObservedRewound: the node's log shows a pg_rewind run it did not
 	// show when the node was last cut.
 	ObservedRewound = "rewound"
@@ -351,12 +354,15 @@ func judgeRejoined(events []journal.Event, names []string, since time.Time, rewo
 	var parts []string
 	for _, n := range names {
 		at, ok := observed(events, n, ObservedStreaming, since)
+		p := n + " streams from the primary"
+		if lead, leads := observed(events, n, ObservedLeading, since); !ok && leads {
+			at, ok, p = lead, true, n+" is the running primary"
+		}
 		if !ok {
 			v.OK = false
 			parts = append(parts, n+" not seen streaming from the primary")
 			continue
 		}
-		p := n + " streams from the primary"
 		if on, ok := poweredOnAt(events, n, at); ok && !on.Before(since.Add(-time.Hour)) {
 			p += fmt.Sprintf(" %.1fs after power on", at.Sub(on).Seconds())
 			if len(names) == 1 {

@@ -264,6 +264,8 @@ func TestJudgeRejoinedAndPowerCuts(t *testing.T) {
 		{"seen before the window", judgeRejoined(h.ev, []string{"n1"}, at(32), nil), false, "not seen streaming"},
 		{"one of two missing", judgeRejoined(h.ev, []string{"n1", "n3"}, at(30), nil), false, "n3 not seen"},
 		{"nothing to check", judgeRejoined(h.ev, nil, at(30), nil), false, "no node"},
+		{"the primary after a cold start", judgeRejoined((&history{}).observe(5, "n2", ObservedLeading).observe(6, "n1", ObservedStreaming).ev,
+			[]string{"n1", "n2"}, at(0), nil), true, "n2 is the running primary"},
 		{"rewind unknown remotely", judgeRejoined((&history{}).observe(1, "n1", ObservedStreaming).observe(1, "n1", ObservedRewindUnknown).ev,
 			[]string{"n1"}, at(0), &yes), true, "not observable"},
 		{"one cut", judgePowerCuts(h.ev, at(0), 1), true, "n1 by scenario"},
