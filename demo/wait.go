@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redswitch/redswitch/cluster"
@@ -79,9 +80,11 @@ func CheckHealth(ctx context.Context, st headnode.State) (Health, error) {
 func (d *Demo) WaitHealthy(ctx context.Context) (Health, error) {
 	var last Health
 	var lastErr error
+	var lastState headnode.State
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		h, err := CheckHealth(cctx, d.Head.State())
+		lastState = d.Head.State()
+		h, err := CheckHealth(cctx, lastState)
 		cancel()
 		if err == nil && h.Healthy() {
 			return h, nil
@@ -89,8 +92,12 @@ func (d *Demo) WaitHealthy(ctx context.Context) (Health, error) {
 		last, lastErr = h, err
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("cluster not healthy (leader %q, %d of %d running, %d streaming; last error: %v): %w",
-				last.Leader, last.Running, last.Powered, last.Streaming, lastErr, ctx.Err())
+			var nodes []string
+			for _, n := range lastState.Nodes {
+				nodes = append(nodes, fmt.Sprintf("%s: power %s, agent %t, role %s, state %q", n.Name, n.Power, n.Agent, n.Role, n.State))
+			}
+			return last, fmt.Errorf("cluster not healthy (leader %q, %d of %d running, %d streaming; nodes: %s; last error: %v): %w",
+				last.Leader, last.Running, last.Powered, last.Streaming, strings.Join(nodes, "; "), lastErr, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
