@@ -35,7 +35,7 @@ unit: lint
 
 # Every test: unit, fuzz seeds, integration on real containers, browser.
 test: image lint
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 1 ./...
 
 bench: image
 	$(BIN) bench failover --trials 20 --timings aggressive --out out/bench-failover

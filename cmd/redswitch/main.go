@@ -37,6 +37,8 @@ func commands() map[string]command {
 		"headnode": {"run the head node of a booth from its configuration", runHeadnode},
 		"cleanup":  {"remove every container and network left by redswitch rigs", runCleanup},
 		"fiu":      {"Failure Injection Unit tools: fiu watch", runFIU},
+		"scenario": {"run chaos scenarios (YAML) against fresh clusters or a running head node", runScenario},
+		"bench":    {"benchmarks: failover, boot, fork, fiu", runBench},
 	}
 }
 
