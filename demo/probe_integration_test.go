@@ -132,7 +132,7 @@ func TestProbeMeasuresFailover(t *testing.T) {
 	if err := d.Head.SetPower(ctx, h.Leader, true, "test"); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel = context.WithTimeout(ctx, 4*time.Minute)
 	_, err = d.WaitHealthy(wctx)
 	cancel()
 	if err != nil {
