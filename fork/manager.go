@@ -330,13 +330,14 @@ func (m *Manager) choose(ctx context.Context, src string, o CreateOptions) (Meth
 	if c.SourceIsSubvolume, err = IsSubvolume(src); err != nil {
 		return "", err
 	}
-	if c.DestOnBtrfs, err = OnBtrfs(o.Dir); err != nil {
+	onBtrfs, err := OnBtrfs(o.Dir)
+	if err != nil {
 		return "", err
 	}
-	needProbe := o.Method == Reflink || (o.Method == Auto && !(c.SourceIsSubvolume && c.DestOnBtrfs))
-	if needProbe {
-		c.Reflink = probeReflink(ctx, src, o.Dir, o.Name)
-	}
+	// A reflink works only within one filesystem, so it also tells whether
+	// a snapshot into o.Dir can work.
+	c.Reflink = probeReflink(ctx, src, o.Dir, o.Name)
+	c.SameBtrfs = onBtrfs && c.Reflink
 	return ChooseMethod(o.Method, c, o.AllowCopy)
 }
 
@@ -395,6 +396,11 @@ func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst s
 		if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyFilesArgs(files, filepath.Join(dst, "pg_wal"), reflink))); err != nil {
 			return err
 		}
+	}
+	// pg_control last, as pg_basebackup does: for a backup from a standby
+	// its minimum recovery point marks where the copy becomes consistent.
+	if err := copyTolerant(ctx, CopyFilesArgs([]string{filepath.Join(src, "global", "pg_control")}, filepath.Join(dst, "global"), reflink)); err != nil {
+		return err
 	}
 	if err := writeOwned(filepath.Join(dst, "backup_label"), []byte(label), owner); err != nil {
 		return err

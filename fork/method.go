@@ -48,7 +48,7 @@ func ParseMethod(s string) (Method, error) {
 // Capabilities is what the storage offers, as probed.
 type Capabilities struct {
 	SourceIsSubvolume bool // the source data directory is a btrfs subvolume
-	DestOnBtrfs       bool // the forks directory is on btrfs (same filesystem is checked by the snapshot itself)
+	SameBtrfs         bool // the forks directory is on the source's btrfs filesystem
 	Reflink           bool // a reflink copy from the source to the forks directory works
 }
 
@@ -58,7 +58,7 @@ func ChooseMethod(req Method, c Capabilities, allowCopy bool) (Method, error) {
 	switch req {
 	case Auto:
 		switch {
-		case c.SourceIsSubvolume && c.DestOnBtrfs:
+		case c.SourceIsSubvolume && c.SameBtrfs:
 			return Snapshot, nil
 		case c.Reflink:
 			return Reflink, nil
@@ -67,8 +67,8 @@ func ChooseMethod(req Method, c Capabilities, allowCopy bool) (Method, error) {
 		}
 		return "", ErrNoCoW
 	case Snapshot:
-		if !c.SourceIsSubvolume || !c.DestOnBtrfs {
-			return "", fmt.Errorf("method snapshot: the source must be a btrfs subvolume and the forks directory on the same btrfs (subvolume %v, forks on btrfs %v)", c.SourceIsSubvolume, c.DestOnBtrfs)
+		if !c.SourceIsSubvolume || !c.SameBtrfs {
+			return "", fmt.Errorf("method snapshot: the source must be a btrfs subvolume and the forks directory on the same btrfs (subvolume %v, same btrfs %v)", c.SourceIsSubvolume, c.SameBtrfs)
 		}
 	case Reflink:
 		if !c.Reflink {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestChooseMethod(t *testing.T) {
-	all := Capabilities{SourceIsSubvolume: true, DestOnBtrfs: true, Reflink: true}
+	all := Capabilities{SourceIsSubvolume: true, SameBtrfs: true, Reflink: true}
 	tests := []struct {
 		name      string
 		req       Method
@@ -18,7 +18,7 @@ func TestChooseMethod(t *testing.T) {
 		wantErr   string
 	}{
 		{"auto snapshot", Auto, all, false, Snapshot, ""},
-		{"auto reflink when not a subvolume", Auto, Capabilities{DestOnBtrfs: true, Reflink: true}, false, Reflink, ""},
+		{"auto reflink when not a subvolume", Auto, Capabilities{SameBtrfs: true, Reflink: true}, false, Reflink, ""},
 		{"auto reflink on xfs", Auto, Capabilities{Reflink: true}, false, Reflink, ""},
 		{"auto copy allowed", Auto, Capabilities{}, true, Copy, ""},
 		{"auto nothing", Auto, Capabilities{}, false, "", "no copy-on-write storage"},

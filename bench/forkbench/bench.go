@@ -129,6 +129,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
+	res.Machine.LoadAvgEnd = loadAvg()
 	if len(res.Rows) > 0 {
 		if err := write(o.Out, res); err != nil {
 			runErrs = append(runErrs, err)
@@ -325,7 +326,7 @@ func write(out string, r Results) error {
 }
 
 func machine(ctx context.Context, o Options, storage string) Machine {
-	m := Machine{Cores: runtime.NumCPU(), Storage: storage, LoadTPS: o.Rate, Clients: o.Clients, GoVersion: runtime.Version()}
+	m := Machine{Cores: runtime.NumCPU(), Storage: storage, LoadTPS: o.Rate, Clients: o.Clients, GoVersion: runtime.Version(), LoadAvgStart: loadAvg()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -355,6 +356,19 @@ func machine(ctx context.Context, o Options, storage string) Machine {
 		m.Postgres = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func freePort() (int, error) {

@@ -86,7 +86,7 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine: Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26"},
+		Machine: Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Rows: []Row{
 			{Scale: 10, Method: "snapshot", ToWritableS: 0.9, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
 			{Scale: 10, Method: "copy", Error: "cp: no space | left"},

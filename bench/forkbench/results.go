@@ -46,6 +46,10 @@ type Machine struct {
 	LoadTPS   float64 `json:"load_tps"`
 	Clients   int     `json:"clients"`
 	GoVersion string  `json:"go_version"`
+	// Load averages (/proc/loadavg) when the bench began and ended: the
+	// machine may be shared, and latency means little on a busy one.
+	LoadAvgStart string `json:"loadavg_start"`
+	LoadAvgEnd   string `json:"loadavg_end"`
 }
 
 // Results is results.json.
@@ -105,6 +109,9 @@ func RenderReport(r Results) string {
 	b.WriteString("# Fork benchmark\n\n")
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB RAM, kernel %s; %s; storage: %s.\n", m.CPU, m.Cores, float64(m.MemBytes)/(1<<30), m.Kernel, m.Postgres, m.Storage)
+	if m.LoadAvgStart != "" || m.LoadAvgEnd != "" {
+		fmt.Fprintf(&b, "Host load average (1/5/15 min) at start: %s; at end: %s.\n", m.LoadAvgStart, m.LoadAvgEnd)
+	}
 	fmt.Fprintf(&b, "Load on the source: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction.\n\n", m.Clients, m.LoadTPS)
 	b.WriteString("| scale | DB size | method | to writable (s) | checkpoint / copy / start / promote (s) | source p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | fork disk after writes |\n")
 	b.WriteString("|---:|---:|---|---:|---|---|---|---:|---:|\n")
