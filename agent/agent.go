@@ -1,7 +1,10 @@
 // Package agent runs on every database node: it renders the node's Patroni
 // configuration, runs Patroni as user postgres and restarts it when it dies,
 // and announces the node in etcd with a lease so the head node sees agents
-// appear and vanish.
+// appear and vanish. It also serves the agent API (package agentapi) for
+// the faults that must act inside the node, and heals a corrupt data
+// directory by wiping it once another member leads, so that Patroni
+// re-initialises the node from the primary.
 package agent
 
 import (

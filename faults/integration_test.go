@@ -63,7 +63,7 @@ func startCluster(t *testing.T, o demo.Options) *demo.Demo {
 			t.Errorf("close rig: %v", err)
 		}
 	})
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	if _, err := d.WaitHealthy(wctx); err != nil {
 		t.Fatalf("cluster never healthy: %v", err)
@@ -217,7 +217,7 @@ func TestFaultsOnCluster(t *testing.T) {
 		if code, out := call(t, d, http.MethodDelete, "/api/v1/faults/"+f.ID, operator, ""); code != http.StatusConflict {
 			t.Errorf("recovering a self-healing fault: %d %s, want 409", code, out)
 		}
-		waitHealthy(t, d, 90*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		time.Sleep(2 * time.Second)
 		if l := d.Head.State().Leader; l != primary {
 			t.Errorf("leader moved from %s to %s after a postmaster crash", primary, l)
@@ -237,7 +237,7 @@ func TestFaultsOnCluster(t *testing.T) {
 			t.Fatalf("no failover within 30 s of freezing %s", primary)
 		}
 		recoverFault(t, d, f.ID)
-		waitHealthy(t, d, 90*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		evs := d.Events()
 		if sb := analysis.SplitBrain(evs); len(sb) > 0 {
 			t.Errorf("split brain after thaw: %+v", sb)
@@ -253,7 +253,7 @@ func TestFaultsOnCluster(t *testing.T) {
 			t.Fatalf("no failover within 30 s of partitioning %s from etcd", primary)
 		}
 		recoverFault(t, d, f.ID)
-		waitHealthy(t, d, 90*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		evs := d.Events()
 		if sb := analysis.SplitBrain(evs); len(sb) > 0 {
 			t.Errorf("split brain: %+v", sb)
@@ -270,7 +270,7 @@ func TestFaultsOnCluster(t *testing.T) {
 		}
 		time.Sleep(15 * time.Second)
 		recoverFault(t, d, f.ID)
-		waitHealthy(t, d, 90*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		evs := d.Events()
 		out := measure(evs, start)
 		if out < 3*time.Second {
@@ -287,7 +287,7 @@ func TestFaultsOnCluster(t *testing.T) {
 			t.Fatalf("no failover within 30 s of killing Patroni on %s", primary)
 		}
 		recoverFault(t, d, f.ID)
-		waitHealthy(t, d, 120*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		evs := d.Events()
 		if sb := analysis.SplitBrain(evs); len(sb) > 0 {
 			t.Errorf("split brain: %+v", sb)
@@ -333,7 +333,7 @@ func TestFaultsOnCluster(t *testing.T) {
 	})
 
 	t.Run("corrupt replica: re-initialised by itself", func(t *testing.T) {
-		waitHealthy(t, d, 60*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		start := time.Now()
 		f := inject(t, d, `{"kind":"corrupt","target":"replica"}`)
 		reinit := waitFor(150*time.Second, func() bool {
@@ -351,7 +351,7 @@ func TestFaultsOnCluster(t *testing.T) {
 			}
 			t.Fatalf("no reinitialised event for %s within 150 s; log tail:\n%s", f.Node, logs)
 		}
-		waitHealthy(t, d, 120*time.Second)
+		waitHealthy(t, d, 4*time.Minute)
 		table = append(table, row{"corrupt replica", "agent wiped the data dir, Patroni re-initialised it from the primary; no failover", measure(d.Events(), start), -1})
 	})
 
