@@ -187,7 +187,7 @@ func runProfile(ctx context.Context, o Options, profile string) (warm, trials []
 	}
 	defer closeCluster(ctx, d, o.Log)
 	bar.status("waiting for three healthy members")
-	if _, err := waitHealthy(ctx, d, 3*time.Minute); err != nil {
+	if _, err := waitHealthy(ctx, d, 5*time.Minute); err != nil {
 		return nil, nil, set, ver, err
 	}
 	set, ver = describe(ctx, o, d, t, dir)
@@ -198,6 +198,9 @@ func runProfile(ctx context.Context, o Options, profile string) (warm, trials []
 		tr, err := runTrial(ctx, o, d, t, i, bar)
 		if werr := writeWindow(o.Out, d, tr, i); werr != nil {
 			o.Log.Warn("could not keep the trial's events", "err", werr)
+		}
+		if werr := keepNodeLogs(ctx, o.Out, d, tr); werr != nil {
+			o.Log.Warn("could not keep the nodes' logs", "err", werr)
 		}
 		if i == 0 {
 			warm = append(warm, tr)

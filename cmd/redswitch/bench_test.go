@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBenchUsageErrors checks bad bench invocations fail with status 2 and
+// a message naming the flag, before any cluster starts.
+func TestBenchUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench"}, "which benchmark?"},
+		{[]string{"bench", "nosuch"}, `unknown benchmark "nosuch"`},
+		{[]string{"bench", "failover", "--trials", "0"}, "--trials 0: want at least 1"},
+		{[]string{"bench", "failover", "--timings", "aggressive,5/1/1"}, `--timings: timings "5/1/1": retry_timeout 1 s is below 2 s`},
+		{[]string{"bench", "failover", "--timings", " , "}, "--timings: empty"},
+		{[]string{"bench", "failover", "--nodes", "1"}, "--nodes 1: want 2 to 9"},
+		{[]string{"bench", "failover", "--out", ""}, "--out: empty"},
+		{[]string{"bench", "failover", "stray"}, `unexpected argument "stray"`},
+		{[]string{"bench", "boot", "--sync"}, "flag provided but not defined: -sync"},
+		{[]string{"bench", "fork", "--scales", "1,x"}, `--scales: "x" is not a positive whole number`},
+		{[]string{"bench", "fork", "--methods", "auto"}, `--methods: "auto"`},
+		{[]string{"bench", "fiu", "--trials", "-1"}, "--trials -1: want at least 1"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, _, stderr := runArgs(t, nil, c.args...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2 (stderr %q)", code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestBenchHelp(t *testing.T) {
+	code, _, stderr := runArgs(t, nil, "bench", "--help")
+	if code != 0 {
+		t.Errorf("bench --help: status %d", code)
+	}
+	for _, kind := range []string{"failover", "boot", "fork", "fiu"} {
+		if !strings.Contains(stderr, kind) {
+			t.Errorf("bench --help does not list %s: %q", kind, stderr)
+		}
+	}
+	code, _, stderr = runArgs(t, nil, "bench", "failover", "--help")
+	if code != 0 || !strings.Contains(stderr, "-timings") || !strings.Contains(stderr, "-sync") {
+		t.Errorf("bench failover --help: status %d, %q", code, stderr)
+	}
+}
+
+// TestBenchFIURuns runs the one benchmark that needs nothing but the CPU.
+func TestBenchFIURuns(t *testing.T) {
+	code, stdout, stderr := runArgs(t, nil, "bench", "fiu", "--trials", "3")
+	if code != 0 || !strings.Contains(stdout, "n=3") {
+		t.Errorf("bench fiu: status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
