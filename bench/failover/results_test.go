@@ -61,7 +61,7 @@ func TestSummarizeTrials(t *testing.T) {
 func goodResults() Results {
 	tr := func(n int, victim, next string, fo float64) Trial {
 		return Trial{Profile: "aggressive", Trial: n, Victim: victim, NewPrimary: next, FailoverS: fo, RejoinS: 6.5, Rewound: true,
-			Phases: map[string]float64{"haproxy_down": 0.3, "leader_expired": 4.8, "new_leader": 7.0, "haproxy_up": 7.2, "first_commit": fo},
+			Phases:      map[string]float64{"haproxy_down": 0.3, "leader_expired": 4.8, "new_leader": 7.0, "haproxy_up": 7.2, "first_commit": fo},
 			ProbeErrors: map[string]int{"connection": 700, "25006": 3}, FirstReadOnlyS: 7.25, Load1: 1.5}
 	}
 	ts := []Trial{tr(1, "n2", "n3", 8.4), tr(2, "n3", "n1", 7.9)}
@@ -70,7 +70,7 @@ func goodResults() Results {
 		Warmup:  []Trial{{Profile: "aggressive", Trial: 0, Victim: "n1", NewPrimary: "n2", FailoverS: 8.1, Phases: map[string]float64{"first_commit": 8.1}}},
 		Summary: SummarizeTrials(ts),
 		Settings: []Settings{{Profile: "aggressive", Nodes: 3, TTL: 5, LoopWait: 1, RetryTimeout: 2, LeaseTTL: 5,
-			HAProxyServer: "default-server inter 1000ms fastinter 100ms downinter 100ms fall 1 rise 1 on-marked-down shutdown-sessions",
+			HAProxyServer:   "default-server inter 1000ms fastinter 100ms downinter 100ms fall 1 rise 1 on-marked-down shutdown-sessions",
 			ProbeIntervalMs: 10, ProbeConnectMs: 1000, ProbeStatementMs: 500, OutageThresholdMs: 500}},
 		Versions: Versions{Patroni: "3.0.2", PostgreSQL: "PostgreSQL 15.8 (Debian 15.8-0+deb12u1)", HAProxy: "HAProxy 2.6.12-1+deb12u1", Etcd: "embedded etcd 3.7.3"},
 		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", GoVersion: "go1.26", LoadStart: 1.25, LoadEnd: 2.5, OtherContainers: 3},
