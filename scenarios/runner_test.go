@@ -415,3 +415,41 @@ func TestUnavailableStepsSkipBeforeBoot(t *testing.T) {
 		})
 	}
 }
+
+// FuzzJudges feeds arbitrary histories (as a damaged or hostile journal
+// could hold) to every judge: none may panic, and writes cannot be both
+// available and unavailable over the same window.
+func FuzzJudges(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint16(500), uint16(3000))
+	f.Add([]byte{9, 9, 9, 0, 0, 0, 255, 128, 7, 1, 2}, uint16(0), uint16(100))
+	f.Fuzz(func(t *testing.T, data []byte, from, to uint16) {
+		var ev []journal.Event
+		kinds := []journal.Kind{journal.KindProbeAck, journal.KindLeader, journal.KindPower, journal.KindProbeReadback,
+			journal.KindNode, journal.KindRole, journal.KindProbeError, journal.KindFaultInject}
+		nodes := []string{"", "n1", "n2", "n3"}
+		for i := 0; i+3 < len(data); i += 4 {
+			a, b := at(float64(data[i+1])/10), at(float64(data[i+2])/10)
+			e := journal.Event{At: b, Kind: kinds[int(data[i])%len(kinds)], Node: nodes[int(data[i+3])%len(nodes)],
+				First: uint64(data[i+1]), Last: uint64(data[i+2]), FirstAt: a, LastAt: b, Timeline: int(data[i+3] % 3),
+				On: journal.Bool(data[i+3]%2 == 0), Detail: []string{ObservedStreaming, ObservedRewound, ObservedLeading, ""}[data[i]%4]}
+			if e.Kind == journal.KindProbeReadback {
+				e.Missing = []uint64{uint64(data[i+1]), uint64(data[i+2])}
+			}
+			ev = append(ev, e)
+		}
+		w0, w1 := at(float64(from)/100), at(float64(to)/100)
+		yes := true
+		_ = judgeFailover(ev, w0, time.Second)
+		_ = judgeNoFailover(ev, w0, w1)
+		_ = judgeLostCommits(ev, 0)
+		_ = judgeSplitBrain(ev)
+		_ = judgePrimary(ev, w1, true, []string{"n1"})
+		_ = judgeTimeline(ev, w0, w1, true)
+		_ = judgeRejoined(ev, []string{"n1", "n2"}, w0, &yes)
+		_ = judgeReinitialised(ev, []string{"n3"}, w0)
+		_ = judgePowerCuts(ev, w0, 1)
+		if w1.After(w0) && judgeWrites(ev, true, w0, w1).OK && judgeWrites(ev, false, w0, w1).OK {
+			t.Errorf("writes both available and unavailable over %s..%s", w0, w1)
+		}
+	})
+}

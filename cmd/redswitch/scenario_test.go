@@ -94,3 +94,32 @@ func TestScenarioList(t *testing.T) {
 		t.Errorf("list does not show the library:\n%s", out.String())
 	}
 }
+
+// FuzzSplitArgs: nothing is invented or duplicated; flags and files are
+// arguments in their original order, and only a "--" separator is dropped.
+func FuzzSplitArgs(f *testing.F) {
+	f.Add("a.yaml --junit out.xml b.yaml")
+	f.Add("--shard=1/2 -- --x")
+	f.Add("--junit --")
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		flags, files := splitArgs(args, map[string]bool{"junit": true, "shard": true})
+		dropped := len(args) - len(flags) - len(files)
+		if dropped < 0 || dropped > 1 || (dropped == 1 && !slices.Contains(args, "--")) {
+			t.Fatalf("splitArgs(%q) = %q + %q: %d argument(s) dropped", args, flags, files, dropped)
+		}
+		if !isSubsequence(flags, args) || !isSubsequence(files, args) {
+			t.Errorf("splitArgs(%q) = %q + %q: not in the original order", args, flags, files)
+		}
+	})
+}
+
+func isSubsequence(sub, all []string) bool {
+	i := 0
+	for _, a := range all {
+		if i < len(sub) && sub[i] == a {
+			i++
+		}
+	}
+	return i == len(sub)
+}
