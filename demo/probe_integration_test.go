@@ -197,4 +197,3 @@ func TestProbeMeasuresFailover(t *testing.T) {
 		t.Errorf("second client saw a %.3f s outage, the probe %.3f s: more than 100 ms apart", gap.Seconds(), outage.Seconds())
 	}
 }
-
