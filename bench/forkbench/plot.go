@@ -66,6 +66,8 @@ func Plot(r Results, paths ...string) error {
 		names[i] = strconv.Itoa(s)
 	}
 	p.NominalX(names...)
+	// Room for the outer bars of the first and last groups.
+	p.X.Min, p.X.Max = -0.7, float64(len(scales)-1)+0.7
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
