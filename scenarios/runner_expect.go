@@ -175,19 +175,21 @@ func (r *run) readBack(ctx context.Context, after time.Time) error {
 	// Let the acks in flight reach the history, so the read-back checks
 	// the commits acknowledged up to now.
 	_ = sleep(ctx, settle)
+	// The primary may still be restarting (a crash recovery behind
+	// HAProxy refuses connections): keep trying for as long as writes
+	// may take to resume.
 	var err error
-	for range 5 {
+	deadline := r.c.Now().Add(ResumeWithin)
+	r.pollUntil(ctx, deadline, func() bool {
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err = r.c.ReadBack(rctx)
 		cancel()
-		if err == nil {
-			return nil
-		}
-		if sleep(ctx, time.Second) != nil {
-			break
-		}
+		return err == nil
+	})
+	if err != nil {
+		return fmt.Errorf("read back the probe table: %w", err)
 	}
-	return fmt.Errorf("read back the probe table: %w", err)
+	return nil
 }
 
 // observeRejoin records, for each node not yet seen in this step, that it
