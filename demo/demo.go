@@ -25,6 +25,7 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
@@ -87,6 +88,8 @@ type Demo struct {
 	Switches *headnode.Switches
 	Virtual  *fiu.Virtual
 	Hub      *dashboard.Hub
+
+	faults *faults.Manager
 
 	rec    *headnode.EventLog
 	docker *testcontainers.DockerClient
@@ -354,6 +357,12 @@ func (d *Demo) Detach() { d.keep = true }
 // network the rig created, collecting all errors.
 func (d *Demo) Close(ctx context.Context) error {
 	var errs []error
+	if d.faults != nil {
+		// Recover every fault still active before the nodes go away.
+		if err := d.faults.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("recover faults: %w", err))
+		}
+	}
 	if d.srv != nil {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_ = d.srv.Shutdown(sctx)

@@ -20,14 +20,10 @@ import (
 	"github.com/redswitch/redswitch/faults"
 )
 
-// kindsRoute lists the fault kinds; its handler also carries the demo's
-// fault manager, which is how Faults finds it without a field of its own.
-const kindsRoute = "/api/v1/fault-kinds"
+// faultKinds serves the list of fault kinds.
+type faultKinds struct{ m *faults.Manager }
 
-// faultsHandler serves the list of kinds and holds the manager.
-type faultsHandler struct{ m *faults.Manager }
-
-func (h faultsHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (h faultKinds) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	var out []faults.Info
 	for _, k := range h.m.Kinds() {
 		out = append(out, k.Info())
@@ -44,27 +40,14 @@ func (d *Demo) mountFaults(mux *http.ServeMux) {
 		d.Opts.Log.Error("faults unavailable", "err", err)
 		return
 	}
+	d.faults = m
 	m.Mount(mux, d.Head.RequireOperator)
-	mux.Handle("GET "+kindsRoute, faultsHandler{m})
+	mux.Handle("GET /api/v1/fault-kinds", faultKinds{m})
 }
 
 // Faults returns the demo's fault manager, or nil when it could not be
-// built. Close it before closing the demo: it recovers every fault still
-// active and stops watching the agents' events.
-func (d *Demo) Faults() *faults.Manager {
-	if d.srv == nil {
-		return nil
-	}
-	mux, ok := d.srv.Handler.(*http.ServeMux)
-	if !ok {
-		return nil
-	}
-	h, _ := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: kindsRoute}, Host: "localhost"})
-	if fh, ok := h.(faultsHandler); ok {
-		return fh.m
-	}
-	return nil
-}
+// built. Close recovers every fault still active.
+func (d *Demo) Faults() *faults.Manager { return d.faults }
 
 func (d *Demo) newFaults() (*faults.Manager, error) {
 	eps := d.Etcd.Endpoints()

@@ -25,6 +25,8 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	failsafe := fs.Bool("failsafe-mode", e("FAILSAFE_MODE", "") == "true", "Patroni failsafe_mode")
 	maxLag := fs.Int64("maximum-lag-on-failover", 0, "bytes a replica may lag and still be promoted (default Patroni's 1 MiB)")
 	tags := fs.String("tags", e("TAGS", ""), "Patroni tags set to true, comma separated (nofailover, noloadbalance)")
+	token := fs.String("cluster-token", e("CLUSTER_TOKEN", ""), "token guarding the agent's fault API (default: read from the token file the head node installs)")
+	autoHeal := fs.Bool("auto-heal", e("AUTO_HEAL", "true") != "false", "wipe a corrupt data directory and let Patroni re-initialise it from the primary")
 	configPath := fs.String("config", e("CONFIG", "/etc/redswitch/patroni.yml"), "where to write patroni.yml")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -62,6 +64,8 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 			MaximumLagOnFailover: *maxLag, Tags: tagMap,
 		},
 		ConfigPath: *configPath,
+		Token:      *token,
+		NoAutoHeal: !*autoHeal,
 		Log:        env.log,
 	})
 }
