@@ -130,6 +130,10 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 		{"max_replication_slots", "10"},
 		{"wal_keep_size", "256MB"},
 		{"max_connections", "100"},
+		// A standby that lost its power holds its walsender until this
+		// timeout; with synchronous_mode every commit waits for it. One
+		// ttl, not PostgreSQL's 60 s, so Patroni can drop it in time.
+		{"wal_sender_timeout", fmt.Sprintf("%ds", t.TTL)},
 	} {
 		w("        %s: %s\n", p[0], q(p[1]))
 	}

@@ -98,7 +98,9 @@ type Demo struct {
 	done   chan error
 	keep   bool
 	// running is set once the background goroutines' waiter runs.
-	running bool
+	running   bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // stateFile records what a restarted head node needs to adopt a running rig.
@@ -197,12 +199,8 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		if err != nil {
 			return d, err
 		}
-		ep, err := freePort()
-		if err != nil {
-			return d, err
-		}
-		pp, err := freePort()
-		if err != nil {
+		var ep, pp int
+		if err := fillPorts(&ep, &pp); err != nil {
 			return d, err
 		}
 		state = stateFile{RigID: d.Rig.ID(), Scope: o.Scope, Nodes: o.Nodes, Gateway: d.Rig.Gateway(),
@@ -232,12 +230,8 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		return d, fmt.Errorf("demo: %w", err)
 	}
 	d.rec = headnode.NewEventLog(d.Journal, d.History)
-	for _, p := range []*int{&o.PrimaryPort, &o.ReplicaPort, &o.StatsPort} {
-		if *p == 0 {
-			if *p, err = freePort(); err != nil {
-				return d, err
-			}
-		}
+	if err := fillPorts(&o.PrimaryPort, &o.ReplicaPort, &o.StatsPort); err != nil {
+		return d, err
 	}
 	d.Opts = o
 	d.Token = o.OperatorToken
@@ -261,6 +255,9 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	d.DSN = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.PrimaryPort)
 	d.Replicas = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.ReplicaPort)
 
+	if err := d.Head.StartHAProxy(ctx); err != nil {
+		return d, err
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	var wg sync.WaitGroup
@@ -354,8 +351,13 @@ func writeState(dir string, s stateFile) error {
 func (d *Demo) Detach() { d.keep = true }
 
 // Close stops the head node and etcd and removes every container and
-// network the rig created, collecting all errors.
+// network the rig created, collecting all errors. Closing twice is safe.
 func (d *Demo) Close(ctx context.Context) error {
+	d.closeOnce.Do(func() { d.closeErr = d.close(ctx) })
+	return d.closeErr
+}
+
+func (d *Demo) close(ctx context.Context) error {
 	var errs []error
 	if d.faults != nil {
 		// Recover every fault still active before the nodes go away.
@@ -392,6 +394,29 @@ func (d *Demo) Close(ctx context.Context) error {
 		d.docker.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// fillPorts sets every zero port to a free one, holding all the listeners
+// until every port is chosen so no two get the same number.
+func fillPorts(ports ...*int) error {
+	var open []net.Listener
+	defer func() {
+		for _, l := range open {
+			l.Close()
+		}
+	}()
+	for _, p := range ports {
+		if *p != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("demo: find a free port: %w", err)
+		}
+		open = append(open, l)
+		*p = l.Addr().(*net.TCPAddr).Port
+	}
+	return nil
 }
 
 func freePort() (int, error) {

@@ -129,7 +129,7 @@ func (h *HeadNode) record(e journal.Event) {
 func (h *HeadNode) Run(ctx context.Context) error {
 	defer h.etcd.Close()
 	if h.haproxy != nil {
-		if err := h.applyHAProxy(ctx); err != nil {
+		if err := h.StartHAProxy(ctx); err != nil {
 			return err
 		}
 		defer h.haproxy.Stop()
@@ -161,6 +161,16 @@ func (h *HeadNode) haproxyConfig() haproxy.Config {
 }
 
 func (h *HeadNode) statsSocket() string { return h.o.HAProxyDir + "/haproxy.sock" }
+
+// StartHAProxy renders the configuration and starts HAProxy (or leaves it
+// running when the configuration did not change). Run calls it; calling it
+// before Run makes a bad configuration fail at start-up.
+func (h *HeadNode) StartHAProxy(ctx context.Context) error {
+	if h.haproxy == nil {
+		return nil
+	}
+	return h.applyHAProxy(ctx)
+}
 
 func (h *HeadNode) applyHAProxy(ctx context.Context) error {
 	cfg, err := haproxy.Render(h.haproxyConfig())
