@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
-	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe/analysis"
 	"github.com/redswitch/redswitch/rig"
