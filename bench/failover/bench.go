@@ -38,6 +38,8 @@ type Options struct {
 	Profiles []string
 	// Trials counted per profile (default 20); Run adds one warm-up.
 	Trials int
+	// TrialsFor overrides Trials for some profiles (20 aggressive, 5 default).
+	TrialsFor map[string]int
 	// Sync runs Patroni in synchronous_mode.
 	Sync bool
 	// Out is the output directory (created); required.
@@ -76,6 +78,11 @@ func (o *Options) defaults() error {
 	if o.Trials < 0 {
 		return fmt.Errorf("failover bench: trials %d is negative", o.Trials)
 	}
+	for p, n := range o.TrialsFor {
+		if n < 1 {
+			return fmt.Errorf("failover bench: trials %d for profile %s: want at least 1", n, p)
+		}
+	}
 	if o.WorkDir == "" {
 		o.WorkDir = filepath.Join(o.Out, "work")
 	}
@@ -98,6 +105,14 @@ func (o *Options) defaults() error {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// trials is the number of counted trials for profile.
+func (o Options) trials(profile string) int {
+	if n, ok := o.TrialsFor[profile]; ok {
+		return n
+	}
+	return o.Trials
 }
 
 // Run benchmarks primary failovers for every profile and writes the
@@ -177,7 +192,8 @@ func waitHealthy(ctx context.Context, d *demo.Demo, limit time.Duration) (demo.H
 // runProfile runs the warm-up and the counted trials on one cluster.
 func runProfile(ctx context.Context, o Options, profile string) (warm, trials []Trial, set Settings, ver Versions, err error) {
 	t, _ := cluster.ParseTimings(profile) // checked in defaults
-	bar := newProgress(o.Progress, profile, o.Trials)
+	n := o.trials(profile)
+	bar := newProgress(o.Progress, profile, n)
 	defer bar.finish()
 	bar.status("starting the cluster")
 	dir := filepath.Join(o.WorkDir, profile)
@@ -194,7 +210,7 @@ func runProfile(ctx context.Context, o Options, profile string) (warm, trials []
 	if b, err := os.ReadFile(filepath.Join(dir, "haproxy.cfg")); err == nil {
 		_ = os.WriteFile(filepath.Join(o.Out, "haproxy-"+profile+".cfg"), b, 0o644)
 	}
-	for i := 0; i <= o.Trials; i++ {
+	for i := 0; i <= n; i++ {
 		tr, err := runTrial(ctx, o, d, t, i, bar)
 		if werr := writeWindow(o.Out, d, tr, i); werr != nil {
 			o.Log.Warn("could not keep the trial's events", "err", werr)

@@ -30,8 +30,9 @@ func Boot(ctx context.Context, o Options) (BootResults, error) {
 	var errs []error
 	for _, p := range o.Profiles {
 		t, _ := cluster.ParseTimings(p)
-		bar := newProgress(o.Progress, p+" boot", o.Trials)
-		for i := 1; i <= o.Trials; i++ {
+		n := o.trials(p)
+		bar := newProgress(o.Progress, p+" boot", n)
+		for i := 1; i <= n; i++ {
 			bt, set, ver, err := bootOnce(ctx, o, t, i, bar)
 			res.Trials = append(res.Trials, bt)
 			if set.Profile != "" && !hasSettings(res.Settings, p) {

@@ -55,7 +55,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 // clusterBenchFlags parses the flags `bench failover` and `bench boot` share.
 func clusterBenchFlags(env *environ, name, synopsis string, args []string, withSync bool) (failover.Options, error) {
 	fs := newFlags(env, "bench "+name, synopsis)
-	trials := fs.Int("trials", 20, "trials per timing profile")
+	trials := fs.String("trials", "20", "trials per timing profile: one number for all, or one per profile (20,5)")
 	timings := fs.String("timings", "aggressive", "comma-separated timing profiles: aggressive, default or TTL/LOOP_WAIT/RETRY_TIMEOUT")
 	out := fs.String("out", "out/bench-"+name, "output directory: results.json, report.md, plots")
 	image := fs.String("image", demo.DefaultImage, "node image (make image builds it)")
@@ -68,9 +68,6 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parseFlags(fs, args); err != nil {
 		return failover.Options{}, err
-	}
-	if *trials < 1 {
-		return failover.Options{}, usagef("--trials %d: want at least 1", *trials)
 	}
 	if *nodes < 2 || *nodes > 9 {
 		return failover.Options{}, usagef("--nodes %d: want 2 to 9", *nodes)
@@ -87,7 +84,15 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 	if *out == "" {
 		return failover.Options{}, usagef("--out: empty")
 	}
-	o := failover.Options{Profiles: profiles, Trials: *trials, Out: *out, Image: *image, Nodes: *nodes,
+	counts, err := parseTrials(*trials, len(profiles))
+	if err != nil {
+		return failover.Options{}, err
+	}
+	perProfile := map[string]int{}
+	for i, p := range profiles {
+		perProfile[p] = counts[i]
+	}
+	o := failover.Options{Profiles: profiles, Trials: counts[0], TrialsFor: perProfile, Out: *out, Image: *image, Nodes: *nodes,
 		ProbeInterval: *probeInterval, Log: env.log}
 	if sync != nil {
 		o.Sync = *sync
@@ -100,6 +105,27 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
 	return o, nil
+}
+
+// parseTrials reads --trials: one count for every profile, or one per
+// profile in the order of --timings.
+func parseTrials(s string, profiles int) ([]int, error) {
+	parts := splitList(s)
+	if len(parts) != 1 && len(parts) != profiles {
+		return nil, usagef("--trials %q: want one count, or one per profile (%d)", s, profiles)
+	}
+	var out []int
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return nil, usagef("--trials %q: %q is not a whole number of at least 1", s, p)
+		}
+		out = append(out, n)
+	}
+	for len(out) < profiles {
+		out = append(out, out[0])
+	}
+	return out, nil
 }
 
 func runBenchFailover(ctx context.Context, env *environ, args []string) error {

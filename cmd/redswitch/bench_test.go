@@ -14,7 +14,10 @@ func TestBenchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"bench"}, "which benchmark?"},
 		{[]string{"bench", "nosuch"}, `unknown benchmark "nosuch"`},
-		{[]string{"bench", "failover", "--trials", "0"}, "--trials 0: want at least 1"},
+		{[]string{"bench", "failover", "--trials", "0"}, `--trials "0": "0" is not a whole number of at least 1`},
+		{[]string{"bench", "failover", "--trials", ""}, `--trials "": want one count`},
+		{[]string{"bench", "failover", "--timings", "aggressive,default", "--trials", "20,5,1"}, `--trials "20,5,1": want one count, or one per profile (2)`},
+		{[]string{"bench", "boot", "--trials", "x"}, `"x" is not a whole number`},
 		{[]string{"bench", "failover", "--timings", "aggressive,5/1/1"}, `--timings: timings "5/1/1": retry_timeout 1 s is below 2 s`},
 		{[]string{"bench", "failover", "--timings", " , "}, "--timings: empty"},
 		{[]string{"bench", "failover", "--nodes", "1"}, "--nodes 1: want 2 to 9"},
@@ -58,5 +61,27 @@ func TestBenchFIURuns(t *testing.T) {
 	code, stdout, stderr := runArgs(t, nil, "bench", "fiu", "--trials", "3")
 	if code != 0 || !strings.Contains(stdout, "n=3") {
 		t.Errorf("bench fiu: status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestParseTrials(t *testing.T) {
+	for _, c := range []struct {
+		in       string
+		profiles int
+		want     []int
+	}{
+		{"20", 2, []int{20, 20}},
+		{"20,5", 2, []int{20, 5}},
+		{" 3 ", 1, []int{3}},
+	} {
+		got, err := parseTrials(c.in, c.profiles)
+		if err != nil || len(got) != len(c.want) {
+			t.Fatalf("parseTrials(%q, %d) = %v, %v; want %v", c.in, c.profiles, got, err, c.want)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("parseTrials(%q, %d) = %v, want %v", c.in, c.profiles, got, c.want)
+			}
+		}
 	}
 }
