@@ -52,6 +52,10 @@ type Options struct {
 	Nodes int
 	// ProbeInterval between probe commits; default 10 ms.
 	ProbeInterval time.Duration
+	// DownInterval, when set, overrides HAProxy's fastinter/downinter of
+	// every profile: to measure what the check interval of a down server
+	// costs (before/after a tuning).
+	DownInterval time.Duration
 	// Settle is how long the cluster must be healthy and committing before
 	// a cut; default 2 s.
 	Settle time.Duration
@@ -105,6 +109,15 @@ func (o *Options) defaults() error {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// timings returns the profile's timings with the overrides applied.
+func (o Options) timings(profile string) cluster.Timings {
+	t, _ := cluster.ParseTimings(profile) // checked in defaults
+	if o.DownInterval > 0 {
+		t.DownInterval = o.DownInterval
+	}
+	return t
 }
 
 // trials is the number of counted trials for profile.
@@ -191,7 +204,7 @@ func waitHealthy(ctx context.Context, d *demo.Demo, limit time.Duration) (demo.H
 
 // runProfile runs the warm-up and the counted trials on one cluster.
 func runProfile(ctx context.Context, o Options, profile string) (warm, trials []Trial, set Settings, ver Versions, err error) {
-	t, _ := cluster.ParseTimings(profile) // checked in defaults
+	t := o.timings(profile)
 	n := o.trials(profile)
 	bar := newProgress(o.Progress, profile, n)
 	defer bar.finish()

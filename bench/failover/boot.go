@@ -29,7 +29,7 @@ func Boot(ctx context.Context, o Options) (BootResults, error) {
 	res := BootResults{Started: time.Now().UTC(), Machine: machine(ctx)}
 	var errs []error
 	for _, p := range o.Profiles {
-		t, _ := cluster.ParseTimings(p)
+		t := o.timings(p)
 		n := o.trials(p)
 		bar := newProgress(o.Progress, p+" boot", n)
 		for i := 1; i <= n; i++ {

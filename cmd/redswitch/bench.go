@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -65,6 +66,7 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 		sync = fs.Bool("sync", false, "Patroni synchronous_mode: no acknowledged commit may be lost")
 	}
 	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
+	downInter := fs.Duration("haproxy-downinter", 0, "override HAProxy's fastinter/downinter (default: the profile's)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parseFlags(fs, args); err != nil {
 		return failover.Options{}, err
@@ -92,8 +94,11 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 	for i, p := range profiles {
 		perProfile[p] = counts[i]
 	}
-	o := failover.Options{Profiles: profiles, Trials: counts[0], TrialsFor: perProfile, Out: *out, Image: *image, Nodes: *nodes,
-		ProbeInterval: *probeInterval, Log: env.log}
+	if *downInter < 0 {
+		return failover.Options{}, usagef("--haproxy-downinter %v: want a positive duration", *downInter)
+	}
+	o := failover.Options{Profiles: profiles, Trials: counts[0], TrialsFor: perProfile, Out: *out, DownInterval: *downInter, Image: *image, Nodes: *nodes,
+		ProbeInterval: *probeInterval, Log: slog.New(warnOnly{env.log.Handler()})}
 	if sync != nil {
 		o.Sync = *sync
 	}
@@ -106,6 +111,19 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 	}
 	return o, nil
 }
+
+// warnOnly passes warnings and errors: the clusters' info lines would
+// tear the progress bar apart.
+type warnOnly struct{ slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs and WithGroup keep the filter on derived loggers.
+func (w warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(as)} }
+
+func (w warnOnly) WithGroup(name string) slog.Handler { return warnOnly{w.Handler.WithGroup(name)} }
 
 // parseTrials reads --trials: one count for every profile, or one per
 // profile in the order of --timings.

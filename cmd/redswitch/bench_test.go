@@ -23,6 +23,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "failover", "--nodes", "1"}, "--nodes 1: want 2 to 9"},
 		{[]string{"bench", "failover", "--out", ""}, "--out: empty"},
 		{[]string{"bench", "failover", "stray"}, `unexpected argument "stray"`},
+		{[]string{"bench", "failover", "--haproxy-downinter", "-1s"}, "--haproxy-downinter -1s: want a positive duration"},
 		{[]string{"bench", "boot", "--sync"}, "flag provided but not defined: -sync"},
 		{[]string{"bench", "fork", "--scales", "1,x"}, `--scales: "x" is not a positive whole number`},
 		{[]string{"bench", "fork", "--methods", "auto"}, `--methods: "auto"`},
