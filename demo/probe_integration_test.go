@@ -53,6 +53,13 @@ func (c *secondClient) run(ctx context.Context, dsn string) {
 	}
 }
 
+// ackedAfter reports whether a write was acknowledged after t.
+func (c *secondClient) ackedAfter(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.acks) > 0 && c.acks[len(c.acks)-1].After(t)
+}
+
 // gapAround returns the longest gap between consecutive acks that
 // contains t.
 func (c *secondClient) gapAround(t time.Time) time.Duration {
@@ -100,10 +107,10 @@ func TestProbeMeasuresFailover(t *testing.T) {
 	go func() { defer wg.Done(); sc.run(cctx, d.DSN) }()
 	time.Sleep(time.Second)
 
+	cut := time.Now()
 	if err := d.Head.SetPower(ctx, h.Leader, false, "test"); err != nil {
 		t.Fatal(err)
 	}
-	cut := time.Now()
 	var f analysis.Failover
 	for {
 		rep := d.Observer.Report()
@@ -116,7 +123,13 @@ func TestProbeMeasuresFailover(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	time.Sleep(time.Second)
+	// Both clients must have written again before the second one stops.
+	for wait := time.Now(); time.Since(wait) < 30*time.Second; time.Sleep(50 * time.Millisecond) {
+		if sc.ackedAfter(f.Outage.End) {
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	stopClient()
 	wg.Wait()
 
