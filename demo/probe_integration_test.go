@@ -60,17 +60,18 @@ func (c *secondClient) ackedAfter(t time.Time) bool {
 	return len(c.acks) > 0 && c.acks[len(c.acks)-1].After(t)
 }
 
-// gapAround returns the longest gap between consecutive acks that
-// contains t.
-func (c *secondClient) gapAround(t time.Time) time.Duration {
+// longestGapAfter returns the longest gap between consecutive acks that
+// ends after t: the outage the client saw.
+func (c *secondClient) longestGapAfter(t time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var longest time.Duration
 	for i := 1; i < len(c.acks); i++ {
-		if !c.acks[i-1].After(t) && c.acks[i].After(t) {
-			return c.acks[i].Sub(c.acks[i-1])
+		if c.acks[i].After(t) {
+			longest = max(longest, c.acks[i].Sub(c.acks[i-1]))
 		}
 	}
-	return 0
+	return longest
 }
 
 // TestProbeMeasuresFailover cuts the primary under the commit probe and
@@ -203,7 +204,7 @@ func TestProbeMeasuresFailover(t *testing.T) {
 	if len(rep.SplitBrains) != 0 {
 		t.Errorf("split brain reported: %+v", rep.SplitBrains)
 	}
-	gap := sc.gapAround(cut)
+	gap := sc.longestGapAfter(cut)
 	outage := f.Outage.Duration
 	t.Logf("probe outage %.3f s, second client outage %.3f s", outage.Seconds(), gap.Seconds())
 	if math.Abs((gap - outage).Seconds()) > 0.1 {
