@@ -147,6 +147,10 @@ type run struct {
 	authWait    time.Duration
 	nextTry     time.Time
 	recErr      string
+	// prepared is set once the table was checked: a reconnect during a
+	// failover must not spend round trips on it again, or the probe would
+	// see a longer outage than a plain client.
+	prepared bool
 }
 
 // Run writes one row per interval until ctx ends, recording acks and errors
@@ -232,9 +236,12 @@ func (r *run) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.prepareTable(ctx, conn); err != nil {
-		closeQuietly(conn)
-		return err
+	if !r.prepared {
+		if err := r.prepareTable(ctx, conn); err != nil {
+			closeQuietly(conn)
+			return err
+		}
+		r.prepared = true
 	}
 	r.conn = conn
 	if r.authFailing {
