@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,33 +236,4 @@ func TestRunScale1(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(out, "work")); len(ents) > 1 {
 		t.Errorf("work directory not cleaned: %v", ents)
 	}
-}
-
-// TestRunFromEnv is the manual entry point until the CLI calls Run:
-// FORKBENCH_OUT=dir FORKBENCH_SCALES=10,100 [FORKBENCH_WORK=dir] go test -run TestRunFromEnv -timeout 60m
-func TestRunFromEnv(t *testing.T) {
-	out := os.Getenv("FORKBENCH_OUT")
-	if out == "" {
-		t.Skip("set FORKBENCH_OUT (and FORKBENCH_SCALES) to run the full bench")
-	}
-	var scales []int
-	for _, f := range strings.Split(os.Getenv("FORKBENCH_SCALES"), ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			t.Fatalf("FORKBENCH_SCALES: %q: %v", f, err)
-		}
-		scales = append(scales, n)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := Run(context.Background(), Options{Scales: scales, Out: out, WorkDir: os.Getenv("FORKBENCH_WORK"), Log: log}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(out, "report.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + string(b))
 }
