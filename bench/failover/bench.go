@@ -365,6 +365,8 @@ func runTrial(ctx context.Context, o Options, d *demo.Demo, t cluster.Timings, n
 		return tr, err
 	}
 	if _, err := waitHealthy(ctx, d, 3*time.Minute); err != nil {
+		tr.RejoinError = err.Error()
+		tr.endAt = d.Clock.Now()
 		return tr, fmt.Errorf("%s did not rejoin: %w", victim, err)
 	}
 	tr.RejoinS = round3(time.Since(onAt).Seconds())

@@ -139,10 +139,17 @@ func RenderReport(r Results) string {
 				b.WriteString(" – |")
 			}
 		}
-		fmt.Fprintf(&b, " %d | %.2f | %v | %s | %.2f |\n", t.LostCommits, t.RejoinS, t.Rewound, errorCounts(t.ProbeErrors), t.Load1)
+		fmt.Fprintf(&b, " %d | %s | %v | %s | %.2f |\n", t.LostCommits, rejoinCell(t), t.Rewound, errorCounts(t.ProbeErrors), t.Load1)
 	}
 	b.WriteString("\n![failover time CDF](failover-cdf.png)\n\n![phases per trial](failover-phases.png)\n")
 	return b.String()
+}
+
+func rejoinCell(t Trial) string {
+	if t.RejoinError != "" {
+		return "did not rejoin"
+	}
+	return fmt.Sprintf("%.2f", t.RejoinS)
 }
 
 func indexOf(ss []string, s string) int {

@@ -46,7 +46,9 @@ func TestReportPhaseMedians(t *testing.T) {
 	out := RenderReport(r)
 	// Two trials: nearest-rank median is the smaller value; the gap
 	// haproxy_up → first_commit is 8.4-7.2 and 7.9-7.2.
-	for _, want := range []string{"| aggressive | 0.30 | 4.80 | 7.00 | – | 7.20 | 7.90 | 2.20 | 0.20 | 0.70 |", "| aggressive | warm-up | n1 → n2 | 8.10 |", "25006 ×3, connection ×700"} {
+	r.Trials[1].RejoinError, r.Trials[1].RejoinS = "cluster not healthy", 0
+	out = RenderReport(r)
+	for _, want := range []string{"| aggressive | 0.30 | 4.80 | 7.00 | – | 7.20 | 7.90 | 2.20 | 0.20 | 0.70 |", "| aggressive | warm-up | n1 → n2 | 8.10 |", "25006 ×3, connection ×700", "| 0 | did not rejoin | true |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

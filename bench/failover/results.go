@@ -29,6 +29,8 @@ type Trial struct {
 	// RejoinS runs from powering the victim on to a healthy cluster (every
 	// node running, every replica streaming).
 	RejoinS float64 `json:"rejoin_s"`
+	// RejoinError says why the victim did not rejoin; the run stops there.
+	RejoinError string `json:"rejoin_error,omitempty"`
 	// Rewound is set when the victim's log shows pg_rewind on rejoin.
 	Rewound bool `json:"rewound"`
 	// ProbeErrors counts the probe's failed writes during the outage, by
