@@ -139,6 +139,11 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 	}
 	w("  initdb:\n    - encoding: UTF8\n    - locale: C.UTF-8\n    - data-checksums\n")
 	w("postgresql:\n")
+	// A rewind that fails leaves the node stuck on the wrong timeline; seen
+	// after many cuts when the source held a socket file pg_rewind cannot
+	// read. Re-initialising from the primary is the booth's manual fix,
+	// done by Patroni itself.
+	w("  remove_data_directory_on_rewind_failure: true\n")
 	w("  listen: %s\n", q(fmt.Sprintf("0.0.0.0:%d", PostgresPort)))
 	w("  connect_address: %s\n", q(net.JoinHostPort(o.Address, strconv.Itoa(PostgresPort))))
 	w("  data_dir: %s\n  bin_dir: %s\n", q(o.DataDir), q(o.BinDir))
