@@ -19,9 +19,9 @@ import (
 	"github.com/redswitch/redswitch/rig"
 )
 
-// startRig brings up a 3-node aggressive cluster for a test, or skips when
-// this machine has no Docker or no node image.
-func startRig(t *testing.T, o Options) *Demo {
+// requireRig skips the test when this machine has no Docker or no node
+// image, or under -short.
+func requireRig(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test needs docker and the node image; skipped with -short")
@@ -32,11 +32,17 @@ func startRig(t *testing.T, o Options) *Demo {
 	if err != nil {
 		t.Skipf("needs docker: %v", err)
 	}
+	defer cli.Close()
 	if _, err := cli.ImageInspect(ctx, DefaultImage); err != nil {
-		cli.Close()
 		t.Skipf("needs docker image %s (make image): %v", DefaultImage, err)
 	}
-	cli.Close()
+}
+
+// startRig brings up a 3-node aggressive cluster for a test, or skips when
+// this machine has no Docker or no node image.
+func startRig(t *testing.T, o Options) *Demo {
+	t.Helper()
+	requireRig(t)
 	if o.Timings.Name == "" {
 		o.Timings, _ = cluster.ParseTimings("aggressive")
 	}
@@ -47,7 +53,7 @@ func startRig(t *testing.T, o Options) *Demo {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	d, err := Start(ctx, o)
+	d, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("start rig: %v", err)
 	}

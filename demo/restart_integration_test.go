@@ -138,20 +138,8 @@ func rigContainers(t *testing.T, dataDir string) []string {
 // nodes instead of starting a second cluster, the journal keeps every
 // complete record, and the failover list is intact.
 func TestHeadNodeCrashAndRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test needs docker and the node image; skipped with -short")
-	}
-	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	requireRig(t)
 	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Skipf("needs docker: %v", err)
-	}
-	if _, err := cli.ImageInspect(ctx, DefaultImage); err != nil {
-		cli.Close()
-		t.Skipf("needs docker image %s (make image): %v", DefaultImage, err)
-	}
-	cli.Close()
 	bin := filepath.Join(t.TempDir(), "redswitch")
 	build := exec.Command("go", "build", "-o", bin, "github.com/redswitch/redswitch/cmd/redswitch")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -160,10 +148,8 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	var ports [4]int
-	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
-			t.Fatal(err)
-		}
+	if err := fillPorts(&ports[0], &ports[1], &ports[2], &ports[3]); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c, err := rig.Docker(context.Background())

@@ -83,19 +83,28 @@ type PowerRequest struct {
 
 // DecodePowerRequest parses and checks a power request body.
 func DecodePowerRequest(r io.Reader) (PowerRequest, error) {
-	var req PowerRequest
+	on, err := decodeOn(r)
+	return PowerRequest{On: on}, err
+}
+
+// decodeOn parses the {"on": true|false} body that power and switch
+// requests share.
+func decodeOn(r io.Reader) (*bool, error) {
+	var req struct {
+		On *bool `json:"on"`
+	}
 	dec := json.NewDecoder(io.LimitReader(r, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
+		return nil, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
 	}
 	if dec.More() {
-		return req, badRequest("body: trailing data after the JSON object")
+		return nil, badRequest("body: trailing data after the JSON object")
 	}
 	if req.On == nil {
-		return req, badRequest("body: field \"on\" is required (true or false)")
+		return nil, badRequest("body: field \"on\" is required (true or false)")
 	}
-	return req, nil
+	return req.On, nil
 }
 
 func (h *HeadNode) handlePower(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package headnode
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,19 +123,8 @@ type SwitchRequest struct {
 
 // DecodeSwitchRequest parses and checks a switch request body.
 func DecodeSwitchRequest(r io.Reader) (SwitchRequest, error) {
-	var req SwitchRequest
-	dec := json.NewDecoder(io.LimitReader(r, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
-	}
-	if dec.More() {
-		return req, badRequest("body: trailing data after the JSON object")
-	}
-	if req.On == nil {
-		return req, badRequest("body: field \"on\" is required (true or false)")
-	}
-	return req, nil
+	on, err := decodeOn(r)
+	return SwitchRequest{On: on}, err
 }
 
 var errNotVirtual = apiError{http.StatusConflict, "switches are hardware: flip the real switch"}
