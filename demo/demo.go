@@ -419,7 +419,6 @@ func fillPorts(ports ...*int) error {
 	return nil
 }
 
-
 func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
