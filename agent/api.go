@@ -109,6 +109,7 @@ func (a *apiServer) handler() http.Handler {
 		return nil, a.sql(r.Context(), "SELECT pg_wal_replay_resume()")
 	})
 	h("POST "+agentapi.PathWAL, a.wal)
+	h("PUT "+agentapi.PathPower, a.power)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		tok := a.token()
@@ -123,7 +124,7 @@ func (a *apiServer) handler() http.Handler {
 
 func (a *apiServer) status() agentapi.Status {
 	a.sup.mu.Lock()
-	st := agentapi.Status{Node: a.sup.o.Patroni.Name, PatroniPID: a.sup.pid, PatroniHeld: a.sup.held,
+	st := agentapi.Status{Node: a.sup.o.Patroni.Name, PatroniPID: a.sup.pid, PatroniHeld: a.sup.held, SoftPowerOff: a.sup.softOff,
 		AutoHeal: !a.sup.o.NoAutoHeal, Reinitialisations: a.sup.reinit}
 	a.sup.mu.Unlock()
 	a.mu.Lock()
@@ -203,6 +204,26 @@ func (a *apiServer) crashPatroni(r *http.Request) (any, error) {
 	}
 	a.log.Warn("fault: patroni killed", "pid", pid, "hold", req.Hold)
 	return agentapi.KillResponse{PID: pid}, nil
+}
+
+// power cuts the node softly or restores it; both are idempotent, so a
+// head node that lost the answer can ask again.
+func (a *apiServer) power(r *http.Request) (any, error) {
+	req, err := agentapi.DecodePowerRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	if *req.On {
+		a.sup.powerOn()
+		a.log.Info("soft power restored: patroni starts again")
+		return agentapi.PowerResponse{On: true}, nil
+	}
+	killed, err := a.sup.powerOff()
+	if err != nil {
+		return nil, err
+	}
+	a.log.Warn("soft power cut: every database process stopped and killed", "killed", len(killed))
+	return agentapi.PowerResponse{On: false, Killed: killed}, nil
 }
 
 // fillPath is next to the data directory, on its filesystem but outside

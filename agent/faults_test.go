@@ -195,13 +195,15 @@ func TestAPIGuardsAndBadRequests(t *testing.T) {
 		{"PUT", agentapi.PathDiskFill, "secret", `{"max_bytes":0}`, 400, "max_bytes"},
 		{"PUT", agentapi.PathDiskFill, "secret", `{"max_bytes":1}`, 409, "max_bytes"},
 		{"POST", agentapi.PathWAL, "secret", `{"bytes":-1}`, 400, "bytes"},
+		{"PUT", agentapi.PathPower, "secret", `{}`, 400, "on: required"},
+		{"PUT", agentapi.PathPower, "wrong", `{"on":false}`, 401, "token"},
 	} {
 		code, out := do(c.method, c.path, c.token, c.body)
 		if code != c.status || !strings.Contains(out, c.contains) {
 			t.Errorf("%s %s %s: %d %s; want %d with %q", c.method, c.path, c.body, code, out, c.status, c.contains)
 		}
 	}
-	if sup.isHeld() {
-		t.Error("a refused crash left Patroni held")
+	if sup.isHeld() || sup.isSoftOff() {
+		t.Error("a refused request left Patroni held")
 	}
 }

@@ -23,13 +23,15 @@ type supervisor struct {
 	r    *reaper
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	pid    int
-	held   bool
-	reinit int
-	wake   chan struct{}
-	heal   chan string
-	lines  func(string)
+	mu   sync.Mutex
+	pid  int
+	held bool
+	// softOff is set by a soft power cut until the power comes back.
+	softOff bool
+	reinit  int
+	wake    chan struct{}
+	heal    chan string
+	lines   func(string)
 }
 
 func newSupervisor(o Options, a account, r *reaper, log *slog.Logger) *supervisor {

@@ -121,6 +121,13 @@ func (c *Client) ReleasePatroni(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, PathPatroniHold, nil, nil)
 }
 
+// SetPower cuts the node's power softly (on false) or restores it.
+func (c *Client) SetPower(ctx context.Context, on bool) (PowerResponse, error) {
+	var r PowerResponse
+	err := c.do(ctx, http.MethodPut, PathPower, PowerRequest{On: &on}, &r)
+	return r, err
+}
+
 // FillDisk fills the data directory's filesystem.
 func (c *Client) FillDisk(ctx context.Context, req FillRequest) (FillResponse, error) {
 	var r FillResponse

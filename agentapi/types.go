@@ -21,6 +21,7 @@ const (
 	PathDiskFill     = "/v1/disk/fill"      // PUT fills, DELETE releases
 	PathReplayPause  = "/v1/replay/pause"   // PUT pauses, DELETE resumes
 	PathWAL          = "/v1/wal"            // POST generates WAL on a primary
+	PathPower        = "/v1/power"          // PUT {"on": false} cuts softly, {"on": true} restores
 )
 
 // TokenFile is where the agent reads the cluster token when none was
@@ -66,6 +67,19 @@ type WALRequest struct {
 	Bytes int64 `json:"bytes"`
 }
 
+// PowerRequest is the body of PUT /v1/power. On is a pointer so that a
+// body without it is refused rather than read as a power cut.
+type PowerRequest struct {
+	On *bool `json:"on"`
+}
+
+// PowerResponse says what a soft power change did.
+type PowerResponse struct {
+	On bool `json:"on"`
+	// Killed lists the processes a cut stopped and killed.
+	Killed []int `json:"killed,omitempty"`
+}
+
 // KillResponse names the process a crash killed.
 type KillResponse struct {
 	PID int `json:"pid"`
@@ -78,6 +92,8 @@ type Status struct {
 	PatroniHeld bool     `json:"patroni_held,omitempty"`
 	Blocks      []string `json:"blocks,omitempty"`
 	FilledBytes int64    `json:"filled_bytes,omitempty"`
+	// SoftPowerOff is set between a soft power cut and its restore.
+	SoftPowerOff bool `json:"soft_power_off,omitempty"`
 	AutoHeal    bool     `json:"auto_heal"`
 	// Reinitialisations counts wipes of a corrupt data directory since the
 	// agent started.
@@ -149,6 +165,18 @@ func DecodePatroniCrashRequest(r io.Reader) (PatroniCrashRequest, error) {
 	var req PatroniCrashRequest
 	err := decode(r, &req, "patroni crash request")
 	return req, err
+}
+
+// DecodePowerRequest parses a soft power request; "on" is required.
+func DecodePowerRequest(r io.Reader) (PowerRequest, error) {
+	var req PowerRequest
+	if err := decode(r, &req, "power request"); err != nil {
+		return req, err
+	}
+	if req.On == nil {
+		return req, errors.New(`power request: on: required (true restores, false cuts)`)
+	}
+	return req, nil
 }
 
 // DecodeFillRequest parses and checks a disk fill request.

@@ -138,3 +138,43 @@ func TestClient(t *testing.T) {
 		t.Errorf("NewClient base %s", nc.BaseURL)
 	}
 }
+
+func TestDecodePowerRequest(t *testing.T) {
+	tests := []struct {
+		body    string
+		on, bad bool
+	}{
+		{`{"on":true}`, true, false},
+		{`{"on":false}`, false, false},
+		{`{}`, false, true},
+		{``, false, true},
+		{`{"on":"off"}`, false, true},
+		{`{"on":false,"node":"n1"}`, false, true},
+		{`{"on":false} {}`, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.body, func(t *testing.T) {
+			r, err := DecodePowerRequest(strings.NewReader(tc.body))
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("accepted %+v", r)
+				}
+				return
+			}
+			if err != nil || *r.On != tc.on {
+				t.Fatalf("got %+v %v", r, err)
+			}
+		})
+	}
+}
+
+func FuzzDecodePowerRequest(f *testing.F) {
+	f.Add(`{"on":true}`)
+	f.Add(`{"on":null}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := DecodePowerRequest(strings.NewReader(body))
+		if err == nil && req.On == nil {
+			t.Fatalf("accepted a request without on: %q", body)
+		}
+	})
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/faults"
@@ -30,6 +31,7 @@ import (
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/power"
 	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/rig"
 )
@@ -62,10 +64,20 @@ type Options struct {
 	Probe bool
 	// ProbeInterval between probe writes (10 ms).
 	ProbeInterval time.Duration
+	// Power is how a node's power is cut: PowerContainer (default) kills
+	// its container, PowerAgent asks its agent for a soft cut, as on a
+	// machine with neither relay nor container.
+	Power string
 	// Mount adds routes (dashboard, probe, metrics) to the API server.
 	Mount func(mux *http.ServeMux, d *Demo)
 	Log   *slog.Logger
 }
+
+// The power modes of a demo rig.
+const (
+	PowerContainer = "container"
+	PowerAgent     = "agent"
+)
 
 // Demo is a running rig.
 type Demo struct {
@@ -90,6 +102,8 @@ type Demo struct {
 	Hub      *dashboard.Hub
 
 	faults *faults.Manager
+	// clusterToken is what the node agents accept from this run.
+	clusterToken string
 
 	rec    *headnode.EventLog
 	docker *testcontainers.DockerClient
@@ -142,6 +156,13 @@ func (o *Options) defaults() error {
 	o.DataDir = abs
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
+	}
+	switch o.Power {
+	case "":
+		o.Power = PowerContainer
+	case PowerContainer, PowerAgent:
+	default:
+		return fmt.Errorf("demo: power %q: want %s or %s", o.Power, PowerContainer, PowerAgent)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -238,13 +259,30 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if d.Token == "" {
 		d.Token = newToken()
 	}
+	// The agents accept the faults and soft power cuts of whoever holds
+	// this run's cluster token.
+	d.clusterToken = newToken()
+	tctx, tcancel := context.WithTimeout(ctx, 30*time.Second)
+	err = d.Rig.SetClusterToken(tctx, agentapi.TokenFile, d.clusterToken)
+	tcancel()
+	if err != nil {
+		return d, fmt.Errorf("demo: give the agents their token: %w", err)
+	}
 	var members []headnode.Member
+	var drv headnode.Power = d.Rig
+	agents := map[string]power.AgentClient{}
 	for _, n := range d.Rig.Nodes() {
 		members = append(members, headnode.Member{Name: n.Name, Address: n.Address})
+		c := agentapi.NewClient(n.Address, cluster.AgentPort, d.clusterToken)
+		c.HTTP.Timeout = 5 * time.Second
+		agents[n.Name] = c
+	}
+	if o.Power == PowerAgent {
+		drv = power.NewAgent(agents)
 	}
 	d.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: members,
-		Etcd: d.Etcd.Endpoints()[:1], Power: d.Rig, Journal: d.rec, Clock: d.Clock.Now,
+		Etcd: d.Etcd.Endpoints()[:1], Power: drv, Journal: d.rec, Clock: d.Clock.Now,
 		HAProxyDir: o.DataDir, HAProxyBind: "127.0.0.1",
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		OperatorToken: d.Token, Log: o.Log.With("component", "headnode"),

@@ -1,9 +1,6 @@
 package demo
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -63,14 +60,7 @@ func (d *Demo) newFaults() (*faults.Manager, error) {
 		return nil, fmt.Errorf("etcd endpoint %q: %w", eps[1], err)
 	}
 	port, _ := strconv.Atoi(portS)
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := d.Rig.SetClusterToken(ctx, agentapi.TokenFile, token); err != nil {
-		return nil, fmt.Errorf("give the agents their token: %w", err)
-	}
+	token := d.clusterToken
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps[:1], DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)

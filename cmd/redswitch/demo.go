@@ -26,6 +26,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	sync := fs.Bool("synchronous-mode", false, "Patroni synchronous_mode: no acknowledged commit lost on failover")
 	probeOn := fs.Bool("probe", true, "run the commit probe through the primary port")
 	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
+	powerMode := fs.String("power", demo.PowerContainer, "how a node's power is cut: container (kill the container) or agent (a soft cut by the node's agent: every Patroni and PostgreSQL process stopped at once)")
 	open := fs.Bool("open", true, "open the dashboard in a browser when a display is available")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -37,6 +38,9 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return usagef("--timings: %v", err)
 	}
+	if *powerMode != demo.PowerContainer && *powerMode != demo.PowerAgent {
+		return usagef("--power %q: want %s or %s", *powerMode, demo.PowerContainer, demo.PowerAgent)
+	}
 	if v := os.Getenv("TESTCONTAINERS_RYUK_DISABLED"); v != "true" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
@@ -44,7 +48,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	d, err := demo.Start(ctx, demo.Options{
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
-		Probe: *probeOn, ProbeInterval: *probeInterval,
+		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode,
 		Log: env.log,
 	})
 	if err != nil {

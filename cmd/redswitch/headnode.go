@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/fiu"
@@ -77,8 +78,19 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 		drv = relay
 	case booth.PowerObserve:
 		drv = power.NewObserve()
+	case booth.PowerAgent:
+		ctoken, err := cfg.ClusterToken.Resolve(env.getenv)
+		if err != nil || ctoken == "" {
+			return usagef("%s: power: agent needs the cluster token: %v", cfg.File, err)
+		}
+		agents := map[string]power.AgentClient{}
+		for _, n := range cfg.Nodes {
+			agents[n.Name] = &agentapi.Client{BaseURL: strings.TrimSuffix(n.Agent, "/"), Token: ctoken,
+				HTTP: &http.Client{Timeout: 5 * time.Second}}
+		}
+		drv = power.NewAgent(agents)
 	default:
-		return usagef("%s: power %q is not supported by `redswitch headnode` (use relay or observe; containers run with `redswitch demo`)", cfg.File, cfg.Power)
+		return usagef("%s: power %q is not supported by `redswitch headnode` (use relay, agent or observe; containers run with `redswitch demo`)", cfg.File, cfg.Power)
 	}
 
 	clock := journal.NewClock()

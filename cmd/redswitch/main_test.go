@@ -32,6 +32,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"demo", "--nodes", "three"}, `invalid value "three" for flag -nodes`},
 		{[]string{"demo", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"demo", "--power", "relay"}, `--power "relay": want container or agent`},
 		{[]string{"agent"}, "--name is required"},
 		{[]string{"agent", "--name", "n1"}, "--etcd: at least one host:port is required"},
 		{[]string{"agent", "--name", "n1", "--etcd", "10.0.0.1:2379", "--timings", "1/1/1"}, "--timings:"},
