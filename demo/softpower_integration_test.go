@@ -42,7 +42,7 @@ func TestSoftPowerCutThroughAgent(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	if code, body := powerRequest(t, d, victim, d.Token, `{"on": false}`); code != http.StatusAccepted {
+	if code, body := powerRequest(t, d, victim, d.Token, `{"on": false}`); code != http.StatusOK {
 		t.Fatalf("cut %s: %d %s", victim, code, body)
 	}
 	st, err := agent.Status(ctx)
@@ -84,7 +84,7 @@ func TestSoftPowerCutThroughAgent(t *testing.T) {
 		t.Errorf("failover took %.1f s with ttl 5", f.Duration.Seconds())
 	}
 
-	if code, body := powerRequest(t, d, victim, d.Token, `{"on": true}`); code != http.StatusAccepted {
+	if code, body := powerRequest(t, d, victim, d.Token, `{"on": true}`); code != http.StatusOK {
 		t.Fatalf("restore %s: %d %s", victim, code, body)
 	}
 	waitEvent(t, d, "power restored", func(e journal.Event) bool {
