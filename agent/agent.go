@@ -21,6 +21,8 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/fork"
+	"github.com/redswitch/redswitch/fork/pglocal"
 )
 
 // Options configure one node's agent.
@@ -106,6 +108,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := os.Chown(filepath.Dir(o.Patroni.DataDir), acct.uid, acct.gid); err != nil {
 		return fmt.Errorf("agent: chown data dir parent: %w", err)
+	}
+	// On btrfs the data directory is a subvolume of its own, so a fork is
+	// one snapshot. Patroni may later replace it by a plain directory
+	// (re-initialisation); forks then fall back to reflink copies.
+	if on, _ := fork.OnBtrfs(filepath.Dir(o.Patroni.DataDir)); on {
+		if _, err := os.Stat(o.Patroni.DataDir); errors.Is(err, os.ErrNotExist) {
+			if err := fork.CreateSubvolume(ctx, o.Patroni.DataDir, pglocal.Owner{UID: acct.uid, GID: acct.gid}); err != nil {
+				log.Warn("data directory is a plain directory: forks will copy instead of snapshot", "err", err)
+			} else {
+				log.Info("data directory created as a btrfs subvolume", "path", o.Patroni.DataDir)
+			}
+		}
 	}
 	log.Info("agent starting", "scope", o.Patroni.Scope, "address", o.Patroni.Address,
 		"etcd", strings.Join(o.Patroni.Etcd, ","), "timings", o.Patroni.Timings.Name)

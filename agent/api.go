@@ -30,6 +30,8 @@ type apiServer struct {
 	mu     sync.Mutex
 	blocks map[string]bool
 	filled int64
+	// forkMu keeps fork creations and destructions one at a time.
+	forkMu sync.Mutex
 }
 
 // httpError carries the status an error maps to.
@@ -110,6 +112,9 @@ func (a *apiServer) handler() http.Handler {
 	})
 	h("POST "+agentapi.PathWAL, a.wal)
 	h("PUT "+agentapi.PathPower, a.power)
+	h("GET "+agentapi.PathForks, a.forks)
+	h("POST "+agentapi.PathForks, a.createFork)
+	h("DELETE "+agentapi.PathForks+"/{name}", a.destroyFork)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		tok := a.token()

@@ -197,6 +197,9 @@ func TestAPIGuardsAndBadRequests(t *testing.T) {
 		{"POST", agentapi.PathWAL, "secret", `{"bytes":-1}`, 400, "bytes"},
 		{"PUT", agentapi.PathPower, "secret", `{}`, 400, "on: required"},
 		{"PUT", agentapi.PathPower, "wrong", `{"on":false}`, 401, "token"},
+		{"POST", agentapi.PathForks, "secret", `{"name":"Bad Name"}`, 400, "fork name"},
+		{"POST", agentapi.PathForks, "secret", `{"port":5440}`, 400, "name: required"},
+		{"DELETE", agentapi.PathForks + "/Bad_Name", "secret", "", 400, "fork name"},
 	} {
 		code, out := do(c.method, c.path, c.token, c.body)
 		if code != c.status || !strings.Contains(out, c.contains) {

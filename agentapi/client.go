@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -126,6 +127,25 @@ func (c *Client) SetPower(ctx context.Context, on bool) (PowerResponse, error) {
 	var r PowerResponse
 	err := c.do(ctx, http.MethodPut, PathPower, PowerRequest{On: &on}, &r)
 	return r, err
+}
+
+// CreateFork forks the node's running database.
+func (c *Client) CreateFork(ctx context.Context, req ForkRequest) (ForkInfo, error) {
+	var f ForkInfo
+	err := c.do(ctx, http.MethodPost, PathForks, req, &f)
+	return f, err
+}
+
+// Forks lists the node's forks.
+func (c *Client) Forks(ctx context.Context) ([]ForkInfo, error) {
+	var fs []ForkInfo
+	err := c.do(ctx, http.MethodGet, PathForks, nil, &fs)
+	return fs, err
+}
+
+// DestroyFork stops a fork and deletes its data.
+func (c *Client) DestroyFork(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, PathForks+"/"+url.PathEscape(name), nil, nil)
 }
 
 // FillDisk fills the data directory's filesystem.

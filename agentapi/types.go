@@ -22,6 +22,7 @@ const (
 	PathReplayPause  = "/v1/replay/pause"   // PUT pauses, DELETE resumes
 	PathWAL          = "/v1/wal"            // POST generates WAL on a primary
 	PathPower        = "/v1/power"          // PUT {"on": false} cuts softly, {"on": true} restores
+	PathForks        = "/v1/forks"          // GET lists, POST creates; + "/" + name: DELETE destroys
 )
 
 // TokenFile is where the agent reads the cluster token when none was
@@ -78,6 +79,49 @@ type PowerResponse struct {
 	On bool `json:"on"`
 	// Killed lists the processes a cut stopped and killed.
 	Killed []int `json:"killed,omitempty"`
+}
+
+// ForkRequest is the body of POST /v1/forks.
+type ForkRequest struct {
+	Name string `json:"name"`
+	// Port of the fork's server; 0 lets the agent pick a free one.
+	Port int `json:"port,omitempty"`
+}
+
+// ForkInfo describes one fork of a node's database.
+type ForkInfo struct {
+	Name string `json:"name"`
+	Node string `json:"node"`
+	Port int    `json:"port"`
+	// DSN reaches the fork from the head node's side of the network.
+	DSN       string    `json:"dsn"`
+	Method    string    `json:"method"`
+	Timeline  int       `json:"timeline"`
+	CreatedAt time.Time `json:"created_at"`
+	Running   bool      `json:"running"`
+	// ToWritableS is the time from the request to a writable fork, and
+	// the phases below its parts, in seconds.
+	ToWritableS float64 `json:"to_writable_s"`
+	CheckpointS float64 `json:"checkpoint_s"`
+	CopyS       float64 `json:"copy_s"`
+	StartS      float64 `json:"start_s"`
+	PromoteS    float64 `json:"promote_s"`
+}
+
+// DecodeForkRequest parses and checks a fork request's shape; the agent
+// checks the name itself against its fork rules.
+func DecodeForkRequest(r io.Reader) (ForkRequest, error) {
+	var req ForkRequest
+	if err := decode(r, &req, "fork request"); err != nil {
+		return req, err
+	}
+	if req.Name == "" {
+		return req, errors.New("fork request: name: required")
+	}
+	if req.Port < 0 || req.Port > 65535 {
+		return req, fmt.Errorf("fork request: port %d: want 1..65535, or none to let the agent pick", req.Port)
+	}
+	return req, nil
 }
 
 // KillResponse names the process a crash killed.

@@ -178,3 +178,38 @@ func FuzzDecodePowerRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeForkRequest(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"name":"staging","port":6001}`: "",
+		`{"name":"staging"}`:             "",
+		`{}`:                             "name: required",
+		`{"name":"x","port":70000}`:      "port 70000",
+		`{"name":"x","port":-1}`:         "port -1",
+		`{"name":"x","from":"n1"}`:       "unknown field",
+		`[1]`:                            "fork request",
+	} {
+		t.Run(body, func(t *testing.T) {
+			_, err := DecodeForkRequest(strings.NewReader(body))
+			if want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeForkRequest(f *testing.F) {
+	f.Add(`{"name":"a","port":5440}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := DecodeForkRequest(strings.NewReader(body))
+		if err == nil && (req.Name == "" || req.Port < 0 || req.Port > 65535) {
+			t.Fatalf("accepted %+v", req)
+		}
+	})
+}

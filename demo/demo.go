@@ -64,6 +64,11 @@ type Options struct {
 	Probe bool
 	// ProbeInterval between probe writes (10 ms).
 	ProbeInterval time.Duration
+	// VolumeSize gives each node a loop-mounted btrfs data volume of its
+	// own of this many bytes, so a full disk stays in one node and forks
+	// are snapshots. 0 means DefaultVolumeSize where the machine allows it
+	// (root, mkfs.btrfs), none elsewhere; negative means none.
+	VolumeSize int64
 	// Power is how a node's power is cut: PowerContainer (default) kills
 	// its container, PowerAgent asks its agent for a soft cut, as on a
 	// machine with neither relay nor container.
@@ -72,6 +77,10 @@ type Options struct {
 	Mount func(mux *http.ServeMux, d *Demo)
 	Log   *slog.Logger
 }
+
+// DefaultVolumeSize is each node's data volume: sparse, so it costs only
+// what the database writes.
+const DefaultVolumeSize = 2 << 30
 
 // The power modes of a demo rig.
 const (
@@ -127,9 +136,13 @@ type stateFile struct {
 	PeerPort   int    `json:"peer_port"`
 	Timings    string `json:"timings"`
 	NetworkCID string `json:"network"`
+	VolumeSize int64  `json:"volume_size,omitempty"`
 }
 
 func (o *Options) defaults() error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
@@ -157,15 +170,20 @@ func (o *Options) defaults() error {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
 	}
+	if o.VolumeSize == 0 {
+		if err := rig.VolumesSupported(); err != nil {
+			o.Log.Warn("nodes keep their data in the container: disk-full faults and snapshot forks are unavailable", "why", err)
+			o.VolumeSize = -1
+		} else {
+			o.VolumeSize = DefaultVolumeSize
+		}
+	}
 	switch o.Power {
 	case "":
 		o.Power = PowerContainer
 	case PowerContainer, PowerAgent:
 	default:
 		return fmt.Errorf("demo: power %q: want %s or %s", o.Power, PowerContainer, PowerAgent)
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }
@@ -225,7 +243,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 			return d, err
 		}
 		state = stateFile{RigID: d.Rig.ID(), Scope: o.Scope, Nodes: o.Nodes, Gateway: d.Rig.Gateway(),
-			EtcdPort: ep, PeerPort: pp, Timings: o.Timings.Name}
+			EtcdPort: ep, PeerPort: pp, Timings: o.Timings.Name, VolumeSize: max(o.VolumeSize, 0)}
 	}
 	d.Etcd, err = etcd.Start(ctx, etcd.Options{
 		Dir:         filepath.Join(o.DataDir, "etcd"),
@@ -346,7 +364,7 @@ func rigOptions(o Options, id string) rig.Options {
 	return rig.Options{ID: id, Scope: o.Scope, Nodes: o.Nodes, Image: o.Image, Timings: o.Timings,
 		SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict,
 		FailsafeMode: o.FailsafeMode, MaximumLagOnFailover: o.MaximumLagOnFailover, Tags: o.Tags,
-		DataDir: o.DataDir, Ephemeral: o.Ephemeral, Log: o.Log}
+		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), Log: o.Log}
 }
 
 // adoptable reports whether the data dir describes a rig whose containers
@@ -360,7 +378,7 @@ func (d *Demo) adoptable(ctx context.Context) (stateFile, bool) {
 	if err := json.Unmarshal(b, &s); err != nil || s.RigID == "" {
 		return stateFile{}, false
 	}
-	if s.Scope != d.Opts.Scope || s.Nodes != d.Opts.Nodes {
+	if s.Scope != d.Opts.Scope || s.Nodes != d.Opts.Nodes || s.VolumeSize != max(d.Opts.VolumeSize, 0) {
 		return stateFile{}, false
 	}
 	f := client.Filters{}

@@ -92,6 +92,9 @@ func SweepLeftovers(ctx context.Context, cli *testcontainers.DockerClient, dataD
 			errs = append(errs, err)
 			continue
 		}
+		if err := RemoveVolumes(ctx, l[LabelDataDir], id, log); err != nil {
+			errs = append(errs, err)
+		}
 		removed++
 	}
 	return removed, errors.Join(errs...)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	mcontainer "github.com/moby/moby/api/types/container"
+	mmount "github.com/moby/moby/api/types/mount"
 	mnetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -66,6 +67,10 @@ type Options struct {
 	// Ephemeral rigs (tests, scenario runs) are swept by any later run once
 	// their owner process has exited.
 	Ephemeral bool
+	// VolumeSize, when positive, gives every node a data volume of its
+	// own of this many bytes (see volumes.go): a full disk stays inside
+	// one node, and forks are snapshots. Needs root and DataDir.
+	VolumeSize int64
 	// SuperuserPassword of the postgres user (default "postgres").
 	SuperuserPassword string
 	Log               *slog.Logger
@@ -135,6 +140,9 @@ func CreateNetwork(ctx context.Context, cli *testcontainers.DockerClient, o Opti
 	}
 	if o.SuperuserPassword == "" {
 		o.SuperuserPassword = "postgres"
+	}
+	if o.VolumeSize > 0 && o.DataDir == "" {
+		return nil, errors.New("rig: node volumes need the data dir to keep their images in")
 	}
 	r := &Rig{opts: o, cli: cli, nodes: map[string]*Node{}, ctrs: map[string]*testcontainers.DockerContainer{}}
 	var lastErr error
@@ -247,6 +255,14 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 		env["REDSWITCH_TIMINGS"] = r.opts.Timings.Name
 	}
 	ctrName := r.opts.ID + "-" + name
+	var mounts []mmount.Mount
+	if r.opts.VolumeSize > 0 {
+		mnt, err := createVolume(ctx, r.opts.DataDir, r.opts.ID, name, r.opts.VolumeSize)
+		if err != nil {
+			return err
+		}
+		mounts = append(mounts, mmount.Mount{Type: mmount.TypeBind, Source: mnt, Target: NodeDataDir})
+	}
 	c, err := testcontainers.Run(ctx, r.opts.Image,
 		testcontainers.WithName(ctrName),
 		testcontainers.WithLabels(r.labels(name)),
@@ -262,6 +278,7 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 		testcontainers.WithHostConfigModifier(func(h *mcontainer.HostConfig) {
 			// iptables inside the node for partitions.
 			h.CapAdd = append(h.CapAdd, "NET_ADMIN")
+			h.Mounts = append(h.Mounts, mounts...)
 		}),
 	)
 	if c != nil {
@@ -365,7 +382,11 @@ func (r *Rig) Logs(ctx context.Context, name string) (string, error) {
 	return demux(rc)
 }
 
-// Close removes every container and the network of the rig.
+// Close removes every container, the network and the volumes of the rig.
 func (r *Rig) Close(ctx context.Context) error {
-	return Remove(ctx, r.cli, map[string]string{LabelRig: r.opts.ID}, r.opts.Log)
+	err := Remove(ctx, r.cli, map[string]string{LabelRig: r.opts.ID}, r.opts.Log)
+	return errors.Join(err, RemoveVolumes(ctx, r.opts.DataDir, r.opts.ID, r.opts.Log))
 }
+
+// Volumes reports whether the nodes have volumes of their own.
+func (r *Rig) Volumes() bool { return r.opts.VolumeSize > 0 }

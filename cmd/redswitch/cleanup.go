@@ -25,6 +25,9 @@ func runCleanup(ctx context.Context, env *environ, args []string) error {
 	if err := rig.Remove(ctx, cli, nil, env.log); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.stdout, "removed every redswitch container and network")
+	if err := rig.RemoveVolumes(ctx, "", "", env.log); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, "removed every redswitch container, network and node volume")
 	return nil
 }

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"fiu":      {"Failure Injection Unit tools: fiu watch", runFIU},
 		"scenario": {"run chaos scenarios (YAML) against fresh clusters or a running head node", runScenario},
 		"bench":    {"benchmarks: failover, boot, fork, fiu", runBench},
+		"fork":     {"copy-on-write forks of a node's running database", runFork},
 	}
 }
 

@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/fork"
+)
+
+// Forks are made by a child process (`redswitch fork local`): as a
+// container's PID 1 the agent reaps every child itself, and the fork code's
+// own waits for pg_ctl and btrfs would lose their exit statuses.
+
+// firstForkPort is where the agent starts looking for a free port.
+const firstForkPort = 5440
+
+// forkTimeout bounds one fork; it outlives the request, so a client that
+// gives up does not leave a half-made fork behind.
+const forkTimeout = 5 * time.Minute
+
+func (a *apiServer) forksDir() string {
+	return filepath.Join(filepath.Dir(a.sup.o.Patroni.DataDir), "forks")
+}
+
+func (a *apiServer) forkCmd(ctx context.Context, args ...string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("fork: own executable: %w", err)
+	}
+	argv := append([]string{self, "fork", "local"}, args...)
+	return runCmd(ctx, a.sup.r, nil, argv)
+}
+
+// lastJSON returns the last line of out that holds a JSON document: the
+// child's log lines share its output.
+func lastJSON(out string) (string, error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(l, "{") || strings.HasPrefix(l, "[") {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("no JSON in the fork command's output: %q", out)
+}
+
+func (a *apiServer) listForks(ctx context.Context) ([]fork.Fork, error) {
+	out, err := a.forkCmd(ctx, "list", "--dir", a.forksDir())
+	if err != nil {
+		return nil, err
+	}
+	j, err := lastJSON(out)
+	if err != nil {
+		return nil, err
+	}
+	var fl []fork.Fork
+	if err := json.Unmarshal([]byte(j), &fl); err != nil {
+		return nil, fmt.Errorf("fork list: %w", err)
+	}
+	return fl, nil
+}
+
+// forkInfo turns the fork's record into the wire form, with a DSN that
+// reaches it over the network rather than through the node's socket.
+func (a *apiServer) forkInfo(f fork.Fork) agentapi.ForkInfo {
+	p := a.sup.o.Patroni
+	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", p.SuperuserPassword),
+		Host: net.JoinHostPort(p.Address, strconv.Itoa(f.Port)), Path: "/postgres"}
+	return agentapi.ForkInfo{Name: f.Name, Node: p.Name, Port: f.Port, DSN: u.String(), Method: string(f.Method),
+		Timeline: f.Timeline, CreatedAt: f.CreatedAt, Running: f.Running,
+		ToWritableS: f.Timings.ToWritable.Seconds(), CheckpointS: f.Timings.Checkpoint.Seconds(),
+		CopyS: f.Timings.Snapshot.Seconds(), StartS: f.Timings.Start.Seconds(), PromoteS: f.Timings.Promote.Seconds()}
+}
+
+// freeForkPort picks the lowest port from firstForkPort that no fork uses
+// and nothing listens on.
+func freeForkPort(used map[int]bool, listening func(int) bool) (int, error) {
+	for p := firstForkPort; p < firstForkPort+500; p++ {
+		if !used[p] && !listening(p) {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free port for a fork")
+}
+
+func tcpListening(port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func (a *apiServer) createFork(r *http.Request) (any, error) {
+	req, err := agentapi.DecodeForkRequest(r.Body)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	if err := fork.ValidateName(req.Name); err != nil {
+		return nil, badRequest(err)
+	}
+	a.forkMu.Lock()
+	defer a.forkMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), forkTimeout)
+	defer cancel()
+	existing, err := a.listForks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[int]bool{}
+	for _, f := range existing {
+		if f.Name == req.Name {
+			return nil, httpError{http.StatusConflict, fmt.Errorf("fork %q exists already on %s", req.Name, a.sup.o.Patroni.Name)}
+		}
+		used[f.Port] = true
+	}
+	if req.Port == 0 {
+		if req.Port, err = freeForkPort(used, tcpListening); err != nil {
+			return nil, httpError{http.StatusConflict, err}
+		}
+	} else if used[req.Port] || tcpListening(req.Port) {
+		return nil, httpError{http.StatusConflict, fmt.Errorf("port %d is taken on %s", req.Port, a.sup.o.Patroni.Name)}
+	}
+	p := a.sup.o.Patroni
+	dsn := fmt.Sprintf("host=/var/run/postgresql port=5432 user=postgres dbname=postgres password=%s", p.SuperuserPassword)
+	out, err := a.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", dsn, "--dir", a.forksDir(),
+		"--bin-dir", p.BinDir, "--name", req.Name, "--port", strconv.Itoa(req.Port), "--allow-copy")
+	if err != nil {
+		return nil, err
+	}
+	j, err := lastJSON(out)
+	if err != nil {
+		return nil, err
+	}
+	var f fork.Fork
+	if err := json.Unmarshal([]byte(j), &f); err != nil {
+		return nil, fmt.Errorf("fork create: %w", err)
+	}
+	a.log.Info("fork created", "fork", f.Name, "port", f.Port, "method", f.Method, "timeline", f.Timeline,
+		"to_writable", f.Timings.ToWritable.Round(time.Millisecond))
+	return a.forkInfo(f), nil
+}
+
+func (a *apiServer) forks(r *http.Request) (any, error) {
+	fl, err := a.listForks(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]agentapi.ForkInfo, 0, len(fl))
+	for _, f := range fl {
+		out = append(out, a.forkInfo(f))
+	}
+	return out, nil
+}
+
+func (a *apiServer) destroyFork(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := fork.ValidateName(name); err != nil {
+		return nil, badRequest(err)
+	}
+	a.forkMu.Lock()
+	defer a.forkMu.Unlock()
+	fl, err := a.listForks(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, f := range fl {
+		found = found || f.Name == name
+	}
+	if !found {
+		return nil, httpError{http.StatusNotFound, fmt.Errorf("no fork %q on %s", name, a.sup.o.Patroni.Name)}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), forkTimeout)
+	defer cancel()
+	if _, err := a.forkCmd(ctx, "destroy", "--dir", a.forksDir(), name); err != nil {
+		return nil, err
+	}
+	a.log.Info("fork destroyed", "fork", name)
+	return nil, nil
+}
