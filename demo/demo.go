@@ -28,6 +28,7 @@ import (
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/fiu"
+	"github.com/redswitch/redswitch/forks"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/journal"
@@ -111,6 +112,7 @@ type Demo struct {
 	Hub      *dashboard.Hub
 
 	faults *faults.Manager
+	forks  *forks.Service
 	// clusterToken is what the node agents accept from this run.
 	clusterToken string
 
