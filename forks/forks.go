@@ -101,7 +101,7 @@ func DecodeCreateRequest(r io.Reader) (CreateRequest, error) {
 }
 
 // PickSource chooses the node to fork: the named one, which must exist and
-// run PostgreSQL, or the streaming replica with the least lag, so the fork
+// run PostgreSQL, or the running replica with the least lag, so the fork
 // costs the primary nothing.
 func PickSource(st headnode.State, from string) (string, error) {
 	if from != "" {
@@ -118,7 +118,9 @@ func PickSource(st headnode.State, from string) (string, error) {
 	}
 	best, bestLag := "", int64(-1)
 	for _, n := range st.Nodes {
-		if n.Role != cluster.RoleReplica || n.Power == "off" || n.State != "streaming" {
+		// Patroni 3.0 says "running" for a replica that replicates; later
+		// versions say "streaming".
+		if n.Role != cluster.RoleReplica || n.Power == "off" || (n.State != "running" && n.State != "streaming") {
 			continue
 		}
 		lag := int64(0)

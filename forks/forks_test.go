@@ -19,7 +19,7 @@ func lag(n int64) *int64 { return &n }
 func state() headnode.State {
 	return headnode.State{Nodes: []headnode.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running"},
-		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "streaming", LagBytes: lag(4096)},
+		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", LagBytes: lag(4096)},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "streaming", LagBytes: lag(0)},
 		{Name: "n4", Power: "off", Role: cluster.RoleDown},
 	}}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -123,8 +124,11 @@ func forkRemote(ctx context.Context, env *environ, sub string, args []string) er
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -201,6 +205,22 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	if *dir == "" {
 		return usagef("fork local %s: --dir is required", sub)
 	}
+	switch sub {
+	case "create":
+		if *dataDir == "" || *dsn == "" || *name == "" || *port == 0 {
+			return usagef("fork local create: --data-dir, --dsn, --name and --port are required")
+		}
+	case "list":
+	case "destroy":
+		if len(pos) != 1 {
+			return usagef("fork local destroy: want exactly one fork name")
+		}
+	default:
+		return usagef("fork local: unknown subcommand %q (want create, list or destroy)", sub)
+	}
+	if sub != "destroy" && len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
 	m, err := fork.NewManager(fork.Config{Dir: *dir, BinDir: *binDir, Log: env.log})
 	if err != nil {
 		return err
@@ -208,9 +228,6 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	enc := json.NewEncoder(env.stdout)
 	switch sub {
 	case "create":
-		if *dataDir == "" || *dsn == "" || *name == "" || *port == 0 {
-			return usagef("fork local create: --data-dir, --dsn, --name and --port are required")
-		}
 		meth, err := fork.ParseMethod(*methodS)
 		if err != nil {
 			return usagef("--method: %v", err)
@@ -230,11 +247,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 			fl = []fork.Fork{}
 		}
 		return enc.Encode(fl)
-	case "destroy":
-		if len(pos) != 1 {
-			return usagef("fork local destroy: want exactly one fork name")
-		}
+	default: // destroy
 		return m.Destroy(ctx, pos[0])
 	}
-	return usagef("fork local: unknown subcommand %q (want create, list or destroy)", sub)
 }

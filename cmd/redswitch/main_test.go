@@ -64,3 +64,39 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestForkCommandLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fork"}, "want a subcommand"},
+		{[]string{"fork", "clone"}, `unknown subcommand "clone"`},
+		{[]string{"fork", "create"}, "--name is required"},
+		{[]string{"fork", "create", "--name", "a"}, "operator token is required"},
+		{[]string{"fork", "destroy", "--operator-token", "t"}, "exactly one fork name"},
+		{[]string{"fork", "destroy", "a", "b", "--operator-token", "t"}, "exactly one fork name"},
+		{[]string{"fork", "list", "extra"}, `unexpected argument "extra"`},
+		{[]string{"fork", "local"}, "want create, list or destroy"},
+		{[]string{"fork", "local", "list"}, "--dir is required"},
+		{[]string{"fork", "local", "mirror", "--dir", "/nonexistent/x"}, `unknown subcommand "mirror"`},
+		{[]string{"fork", "local", "create", "--dir", "/tmp/x"}, "--data-dir, --dsn, --name and --port are required"},
+		{[]string{"fork", "local", "destroy", "--dir", "/nonexistent/forks-dir-for-test"}, "exactly one fork name"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := runArgs(t, nil, tt.args...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want failure with %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestForkLocalListEmpty(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runArgs(t, nil, "fork", "local", "list", "--dir", dir)
+	if code != 0 || strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
