@@ -261,14 +261,35 @@ func (a *apiServer) fill(r *http.Request) (any, error) {
 	}
 	defer f.Close()
 	if size > 0 {
-		if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		if size, err = fillFile(int(f.Fd()), size); err != nil {
 			os.Remove(path)
-			return nil, fmt.Errorf("fill: fallocate %d bytes in %s: %w", size, path, err)
+			return nil, fmt.Errorf("fill: fallocate in %s: %w", path, err)
 		}
 	}
 	a.filled = size
 	a.log.Warn("fault: data volume filled", "path", path, "bytes", size, "free_before", free)
 	return agentapi.FillResponse{Path: path, Bytes: size, FreeBefore: free}, nil
+}
+
+// fillFile allocates up to size bytes in chunks, halving a chunk the
+// filesystem refuses: free space as statfs reports it is not all
+// allocatable (btrfs keeps metadata apart), and a disk-full fault must
+// leave the disk full, not fail. It returns how much it allocated.
+func fillFile(fd int, size int64) (int64, error) {
+	const minChunk = 1 << 20
+	off, chunk := int64(0), size
+	for off < size && chunk >= minChunk {
+		n := min(chunk, size-off)
+		if err := syscall.Fallocate(fd, 0, off, n); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				chunk /= 2
+				continue
+			}
+			return off, err
+		}
+		off += n
+	}
+	return off, nil
 }
 
 // fillSize decides how much to allocate, refusing a fill larger than the

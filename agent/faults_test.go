@@ -210,3 +210,19 @@ func TestAPIGuardsAndBadRequests(t *testing.T) {
 		t.Error("a refused request left Patroni held")
 	}
 }
+
+func TestFillFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "fill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := fillFile(int(f.Fd()), 8<<20)
+	if err != nil {
+		t.Skipf("this filesystem cannot fallocate: %v", err)
+	}
+	st, _ := f.Stat()
+	if n != 8<<20 || st.Size() != 8<<20 {
+		t.Fatalf("allocated %d, file size %d, want %d", n, st.Size(), 8<<20)
+	}
+}

@@ -69,8 +69,16 @@ func (d *Demo) newFaults() (*faults.Manager, error) {
 	for _, n := range d.Rig.Nodes() {
 		addrs[n.Name] = n.Address
 	}
+	// A node with a bounded volume of its own may be filled whole; one
+	// whose data shares the host's disk keeps the faults' default bound,
+	// which refuses.
+	var maxFill int64
+	if d.Rig.Volumes() {
+		maxFill = d.Opts.VolumeSize
+	}
 	return faults.New(faults.Options{
 		Env: faults.Env{
+			MaxFill: maxFill,
 			Power:   d.Head,
 			Freezer: d.Rig,
 			Files:   d.Rig,

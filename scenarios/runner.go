@@ -260,7 +260,7 @@ func (r *run) step(ctx context.Context, st Step) (sr StepResult, stop bool, err 
 	case st.Fault != nil:
 		return r.fault(ctx, st.Line, *st.Fault)
 	case st.Fork != nil:
-		return sr, true, fmt.Errorf("fork: %w", ErrNotAvailable)
+		return r.fork(ctx, *st.Fork)
 	case st.Sleep != nil:
 		if err := sleep(ctx, st.Sleep.Duration); err != nil {
 			return sr, true, err
@@ -476,6 +476,25 @@ func (r *run) power(ctx context.Context, p PowerStep) (StepResult, bool, error) 
 	}
 	r.last = nodes
 	return StepResult{OK: true, Detail: fmt.Sprintf("power %s %s", onOff(p.On), strings.Join(nodes, ", "))}, false, nil
+}
+
+// fork forks the selected node; the time to a writable fork is measured.
+func (r *run) fork(ctx context.Context, f ForkStep) (StepResult, bool, error) {
+	st, err := r.state(ctx)
+	if err != nil {
+		return StepResult{}, true, err
+	}
+	nodes, err := resolve([]Selector{f.From}, st, r.last)
+	if err != nil {
+		return StepResult{}, true, err
+	}
+	info, err := r.c.Fork(ctx, nodes[0], f.Name)
+	if err != nil {
+		return StepResult{}, true, fmt.Errorf("fork %s: %w", f.Name, err)
+	}
+	r.measure([]measure{{Name: "fork_to_writable_s", Value: info.ToWritableS}})
+	return StepResult{OK: true, Detail: fmt.Sprintf("fork %s of %s: %s, writable in %.2f s on timeline %d",
+		info.Name, info.Node, info.Method, info.ToWritableS, info.Timeline)}, false, nil
 }
 
 func (r *run) fault(ctx context.Context, line int, f FaultStep) (StepResult, bool, error) {

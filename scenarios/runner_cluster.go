@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
 )
@@ -35,6 +36,9 @@ type Cluster interface {
 	ReadBack(ctx context.Context) error
 	// Faults injects faults other than power; nil when none are available.
 	Faults() FaultInjector
+	// Fork makes a copy-on-write fork of a node's database and returns
+	// once it is writable.
+	Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error)
 	// Close tears down whatever the backend started.
 	Close(ctx context.Context) error
 }

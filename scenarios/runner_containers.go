@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/faults"
+	"github.com/redswitch/redswitch/forks"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
 )
@@ -48,8 +50,10 @@ func (b *ContainerBackend) Supports(kind FaultKind) bool {
 	return false
 }
 
-// Forks implements Backend: the rig has no fork API yet.
-func (b *ContainerBackend) Forks() bool { return false }
+// Forks implements Backend: the nodes' agents make forks (snapshots on
+// the rig's btrfs volumes, copies where the machine cannot give nodes
+// volumes).
+func (b *ContainerBackend) Forks() bool { return true }
 
 // demoOptions maps a scenario's cluster section onto the rig's options.
 func demoOptions(spec ClusterSpec) demo.Options {
@@ -189,6 +193,10 @@ func (c *containerCluster) Faults() FaultInjector {
 		return nil // a typed nil would look like an injector
 	}
 	return c.faults
+}
+
+func (c *containerCluster) Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error) {
+	return c.d.Forks().Create(ctx, forks.CreateRequest{From: node, Name: name})
 }
 
 func (c *containerCluster) Close(ctx context.Context) error {

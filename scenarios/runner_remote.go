@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
@@ -52,8 +53,9 @@ const ProbeTable = "redswitch_scenario_probe"
 // Name implements Backend.
 func (b *RemoteBackend) Name() string { return "head node at " + b.URL }
 
-// Forks implements Backend.
-func (b *RemoteBackend) Forks() bool { return false }
+// Forks implements Backend: the head node's fork API makes them; the run
+// destroys its forks when it ends.
+func (b *RemoteBackend) Forks() bool { return true }
 
 // Supports implements Backend: the kinds GET /api/v1/fault-kinds lists.
 func (b *RemoteBackend) Supports(kind FaultKind) bool {
@@ -175,6 +177,7 @@ type remoteCluster struct {
 	last   headnode.State
 	seen   bool
 	off    map[string]bool // nodes this run powered off
+	forks  []string        // forks this run made, destroyed at Close
 	lastAt time.Time
 }
 
@@ -306,8 +309,20 @@ func (c *remoteCluster) ReadBack(ctx context.Context) error {
 
 func (c *remoteCluster) Faults() FaultInjector { return remoteFaults{c.b} }
 
-// Close stops the probe and the polling and powers on every node this run
-// left off, so the booth is whole again for the next visitor.
+func (c *remoteCluster) Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error) {
+	var f agentapi.ForkInfo
+	if err := c.b.call(ctx, http.MethodPost, "/api/v1/forks", map[string]string{"from": node, "name": name}, &f); err != nil {
+		return f, err
+	}
+	c.mu.Lock()
+	c.forks = append(c.forks, name)
+	c.mu.Unlock()
+	return f, nil
+}
+
+// Close stops the probe and the polling, destroys the forks this run made
+// and powers on every node it left off, so the booth is whole again for
+// the next visitor.
 func (c *remoteCluster) Close(ctx context.Context) error {
 	c.cancel()
 	c.wg.Wait()
@@ -319,8 +334,14 @@ func (c *remoteCluster) Close(ctx context.Context) error {
 			off = append(off, n)
 		}
 	}
+	made := slices.Clone(c.forks)
 	c.mu.Unlock()
 	slices.Sort(off)
+	for _, name := range made {
+		if err := c.b.call(ctx, http.MethodDelete, "/api/v1/forks/"+url.PathEscape(name), nil, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, n := range off {
 		if err := c.b.call(ctx, http.MethodPost, "/api/v1/nodes/"+url.PathEscape(n)+"/power", map[string]bool{"on": true}, nil); err != nil {
 			errs = append(errs, err)
