@@ -138,7 +138,7 @@ type Status struct {
 	FilledBytes int64    `json:"filled_bytes,omitempty"`
 	// SoftPowerOff is set between a soft power cut and its restore.
 	SoftPowerOff bool `json:"soft_power_off,omitempty"`
-	AutoHeal    bool     `json:"auto_heal"`
+	AutoHeal     bool `json:"auto_heal"`
 	// Reinitialisations counts wipes of a corrupt data directory since the
 	// agent started.
 	Reinitialisations int `json:"reinitialisations,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
@@ -61,7 +62,42 @@ func (replicaLag) Inject(ctx context.Context, env *Env, f *Fault) error {
 	if err != nil {
 		return err
 	}
-	return p.GenerateWAL(ctx, f.Request.Lag+f.Request.Lag/4)
+	if err := p.GenerateWAL(ctx, f.Request.Lag+f.Request.Lag/4); err != nil {
+		return err
+	}
+	return waitLag(ctx, env.State, f.Node, f.Request.Lag, lagPublishTimeout)
+}
+
+// lagPublishTimeout bounds the wait for Patroni to publish the lag: the
+// members write their WAL positions to etcd once per loop_wait, and until
+// then Patroni's own failover check still sees the replica as current
+// (measured: a cut right after the WAL was written promoted the "lagging"
+// replica and lost 17 commits).
+const lagPublishTimeout = 30 * time.Second
+
+// waitLag waits until the head node's state, read from the same etcd keys
+// Patroni decides on, shows node at least lag bytes behind the leader.
+func waitLag(ctx context.Context, state func() headnode.State, node string, lag int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var seen int64 = -1
+	for {
+		for _, n := range state().Nodes {
+			if n.Name == node && n.LagBytes != nil {
+				seen = *n.LagBytes
+			}
+		}
+		if seen >= lag {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replica_lag: %s is %d bytes behind after %v, want %d: Patroni's members have not published the lag", node, seen, timeout, lag)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (replicaLag) Recover(ctx context.Context, env *Env, f *Fault) error {

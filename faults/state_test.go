@@ -1,8 +1,13 @@
 package faults
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redswitch/redswitch/headnode"
 )
 
 func TestStateMachine(t *testing.T) {
@@ -49,5 +54,30 @@ func TestHolds(t *testing.T) {
 		if holds(s) != want {
 			t.Errorf("holds(%s) = %v, want %v", s, !want, want)
 		}
+	}
+}
+
+func TestWaitLag(t *testing.T) {
+	lag := func(n int64) *int64 { return &n }
+	calls := 0
+	state := func() headnode.State {
+		calls++
+		l := int64(calls) * 4 << 20 // 4 MB more per look
+		return headnode.State{Nodes: []headnode.NodeState{{Name: "n1"}, {Name: "n2", LagBytes: lag(l)}}}
+	}
+	if err := waitLag(context.Background(), state, "n2", 12<<20, 5*time.Second); err != nil || calls != 3 {
+		t.Fatalf("err %v after %d looks, want success on the third", err, calls)
+	}
+	stuck := func() headnode.State {
+		return headnode.State{Nodes: []headnode.NodeState{{Name: "n2", LagBytes: lag(100)}}}
+	}
+	err := waitLag(context.Background(), stuck, "n2", 1<<20, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "n2 is 100 bytes behind") {
+		t.Fatalf("err %v, want the lag seen named", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := waitLag(ctx, stuck, "n2", 1<<20, time.Minute); err == nil {
+		t.Fatal("a cancelled wait must end")
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 // notYet names the library scenarios the rig cannot pass yet, and why.
 var notYet = map[string]string{
-	"primary-freeze":               "not yet seen passing here: with four clusters on two cores the failover took longer than its 10 s bound; to be measured on a quiet machine",
 	"lagging-replica-not-promoted": "passed once, failed once: the lagging replica was promoted and 79 acknowledged commits were lost; the lag the fault makes may reach Patroni's member keys too late",
 	"synchronous-standby-cut":      "after wal_sender_timeout = ttl writes resume, but one 2.7 s pause about 15 s after the cut broke the 1 s bound on a loaded machine; not yet explained",
 }
