@@ -169,13 +169,16 @@ type remoteCluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	ev     []journal.Event
-	seq    uint64
-	last   headnode.State
-	seen   bool
-	off    map[string]bool // nodes this run powered off
-	lastAt time.Time
+	mu   sync.Mutex
+	ev   []journal.Event
+	seq  uint64
+	last headnode.State
+	seen bool
+	off  map[string]bool // nodes this run powered off
+	// injected lists the faults this run injected and has not recovered,
+	// oldest first, by id.
+	injected []string
+	lastAt   time.Time
 }
 
 // Append records an event in the history (the probe's Recorder).
@@ -304,15 +307,18 @@ func (c *remoteCluster) ReadBack(ctx context.Context) error {
 	return err
 }
 
-func (c *remoteCluster) Faults() FaultInjector { return remoteFaults{c.b} }
+func (c *remoteCluster) Faults() FaultInjector { return remoteFaults{b: c.b, c: c} }
 
-// Close stops the probe and the polling and powers on every node this run
-// left off, so the booth is whole again for the next visitor.
+// Close stops the probe and the polling, recovers every fault this run
+// left injected (a scenario stopped or cancelled between inject and
+// recover) and powers on every node this run left off, so the booth is
+// whole again for the next visitor. A recovery that fails while its node
+// is off is tried once more after power returns.
 func (c *remoteCluster) Close(ctx context.Context) error {
 	c.cancel()
 	c.wg.Wait()
-	var errs []error
 	c.mu.Lock()
+	faults := slices.Clone(c.injected)
 	var off []string
 	for n, isOff := range c.off {
 		if isOff {
@@ -320,17 +326,35 @@ func (c *remoteCluster) Close(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
+	slices.Reverse(faults) // newest first, as the faults manager closes
+	inj := remoteFaults{b: c.b, c: c}
+	var retry []string
+	for _, id := range faults {
+		if err := inj.Recover(ctx, id); err != nil {
+			retry = append(retry, id)
+		}
+	}
+	var errs []error
 	slices.Sort(off)
 	for _, n := range off {
 		if err := c.b.call(ctx, http.MethodPost, "/api/v1/nodes/"+url.PathEscape(n)+"/power", map[string]bool{"on": true}, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	for _, id := range retry {
+		if err := inj.Recover(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("recover fault %s left by the run: %w", id, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// remoteFaults injects through the head node's faults API.
-type remoteFaults struct{ b *RemoteBackend }
+// remoteFaults injects through the head node's faults API and keeps the
+// cluster's list of faults still injected up to date.
+type remoteFaults struct {
+	b *RemoteBackend
+	c *remoteCluster
+}
 
 func (f remoteFaults) Supports(kind FaultKind) bool { return f.b.Supports(kind) }
 
@@ -351,9 +375,20 @@ func (f remoteFaults) Inject(ctx context.Context, kind FaultKind, target string,
 	if err := f.b.call(ctx, http.MethodPost, "/api/v1/faults", req, &out); err != nil {
 		return "", err
 	}
+	f.c.mu.Lock()
+	f.c.injected = append(f.c.injected, out.ID)
+	f.c.mu.Unlock()
 	return out.ID, nil
 }
 
 func (f remoteFaults) Recover(ctx context.Context, id string) error {
-	return f.b.call(ctx, http.MethodDelete, "/api/v1/faults/"+url.PathEscape(id), nil, nil)
+	if err := f.b.call(ctx, http.MethodDelete, "/api/v1/faults/"+url.PathEscape(id), nil, nil); err != nil {
+		return err
+	}
+	f.c.mu.Lock()
+	if i := slices.Index(f.c.injected, id); i >= 0 {
+		f.c.injected = slices.Delete(f.c.injected, i, i+1)
+	}
+	f.c.mu.Unlock()
+	return nil
 }
