@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +24,138 @@ import (
 
 // fakeAPI stands in for the head node's operator API: it records what it
 // was asked and refuses power changes, so the page's error display shows.
+// It also serves the scenario-run API (a run of primary-power-cut passes
+// after two polls, one of negative-control runs until cancelled) and the
+// fork API (a fork named "bad" is refused), with the contracts'
+// JSON shapes.
 type fakeAPI struct {
 	mu    sync.Mutex
 	calls []string
+	runs  []*fakeRun
+	forks []map[string]any
+}
+
+type fakeRun struct {
+	id, name  string
+	polls     int
+	cancelled bool
+}
+
+// json is the run as GET /api/v1/scenarios/runs/{id} answers; a poll
+// moves it on.
+func (r *fakeRun) json(poll bool) map[string]any {
+	if poll {
+		r.polls++
+	}
+	started := time.Now().Add(-time.Duration(r.polls+1) * time.Second)
+	out := map[string]any{"id": r.id, "name": r.name, "state": "running", "started_at": started,
+		"progress": []map[string]any{
+			{"at": started, "text": "starting a cluster (head node at http://127.0.0.1:8080)"},
+			{"at": started.Add(500 * time.Millisecond), "text": "line 14: wait streaming"},
+		}}
+	switch {
+	case r.cancelled:
+		out["state"], out["cancelled"], out["ended_at"] = "error", true, time.Now()
+		out["error"] = "interrupted before line 15: context canceled"
+		out["result"] = map[string]any{"name": r.name, "passed": false, "duration_seconds": 3.5, "error": out["error"],
+			"steps": []map[string]any{{"line": 14, "text": "wait streaming", "ok": true}}}
+	case r.name == "primary-power-cut" && r.polls >= 2:
+		out["state"], out["ended_at"] = "passed", time.Now()
+		out["result"] = map[string]any{"name": r.name, "passed": true, "duration_seconds": 41.2,
+			"steps": []map[string]any{{"line": 14, "text": "wait streaming", "ok": true},
+				{"line": 15, "text": "power off primary", "ok": true, "detail": "power off n2"},
+				{"line": 16, "text": "expect failover within 10s, lost_commits <= 0", "ok": true, "detail": "failover took 5.3s"}},
+			"measurements": map[string]any{"failover_s": 5.312, "lost_commits": 0}}
+	}
+	return out
+}
+
+// scenarios serves the scenario-run and fork APIs; false when the path
+// is neither.
+func (f *fakeAPI) scenarios(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reply := func(code int, v any) {
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	find := func(id string) *fakeRun {
+		for _, run := range f.runs {
+			if run.id == id {
+				return run
+			}
+		}
+		return nil
+	}
+	id, isRun := strings.CutPrefix(r.URL.Path, "/api/v1/scenarios/runs/")
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/scenarios":
+		reply(http.StatusOK, []map[string]any{
+			{"name": "primary-power-cut", "description": "Cut the primary's power.", "nodes": 3, "steps": 6, "runnable": true},
+			{"name": "cold-start", "description": "Cut every node at once.", "nodes": 3, "steps": 7, "runnable": false,
+				"unmet": []string{"needs synchronous_mode: true; this cluster runs with false"}},
+			{"name": "negative-control", "description": "Do nothing.", "nodes": 3, "steps": 3, "runnable": true},
+		})
+	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/scenarios/run":
+		var req struct{ Name string }
+		_ = json.Unmarshal(body, &req)
+		for _, run := range f.runs {
+			if run.json(false)["state"] == "running" {
+				reply(http.StatusConflict, map[string]any{"error": "a scenario is already running: " + run.name, "run": run.json(false)})
+				return true
+			}
+		}
+		run := &fakeRun{id: fmt.Sprintf("run-%d", len(f.runs)+1), name: req.Name}
+		f.runs = append(f.runs, run)
+		reply(http.StatusAccepted, run.json(false))
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/scenarios/runs":
+		out := []map[string]any{}
+		for i := len(f.runs) - 1; i >= 0; i-- {
+			out = append(out, f.runs[i].json(false))
+		}
+		reply(http.StatusOK, out)
+	case isRun && find(id) == nil:
+		reply(http.StatusNotFound, map[string]any{"error": "unknown run " + id})
+	case isRun && r.Method == http.MethodGet:
+		reply(http.StatusOK, find(id).json(true))
+	case isRun && r.Method == http.MethodDelete:
+		run := find(id)
+		out := run.json(false)
+		run.cancelled = true
+		out["cancelled"] = true
+		reply(http.StatusAccepted, out)
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/forks":
+		reply(http.StatusOK, append([]map[string]any{}, f.forks...))
+	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/forks":
+		var req struct{ From, Name string }
+		_ = json.Unmarshal(body, &req)
+		if req.Name == "bad" {
+			reply(http.StatusConflict, map[string]any{"error": "fork bad: n2 has no room for a snapshot"})
+			return true
+		}
+		from := req.From
+		if from == "" {
+			from = "n1"
+		}
+		fk := map[string]any{"name": req.Name, "node": from, "port": 6001 + len(f.forks),
+			"dsn":    fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", 6001+len(f.forks)),
+			"method": "btrfs-snapshot", "timeline": 3, "to_writable_s": 0.84}
+		f.forks = append(f.forks, fk)
+		reply(http.StatusCreated, fk)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/v1/forks/"):
+		name := strings.TrimPrefix(r.URL.Path, "/api/v1/forks/")
+		for i, fk := range f.forks {
+			if fk["name"] == name {
+				f.forks = append(f.forks[:i], f.forks[i+1:]...)
+				reply(http.StatusOK, fk)
+				return true
+			}
+		}
+		reply(http.StatusNotFound, map[string]any{"error": "no fork " + name})
+	default:
+		return false
+	}
+	return true
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +171,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") != "Bearer s3cret" {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":"operator token required"}`))
+		return
+	}
+	if f.scenarios(w, r, body) {
 		return
 	}
 	switch {
@@ -247,6 +381,76 @@ func TestBrowserDashboard(t *testing.T) {
 	calls := strings.Join(api.seen(), "\n")
 	if !strings.Contains(calls, `POST /api/v1/nodes/n1/power Bearer s3cret {"on":false}`) {
 		t.Fatalf("API calls:\n%s", calls)
+	}
+
+	// Run a scenario from the menu: the unrunnable one is marked, the run
+	// is polled live, and its verdict and numbers show when it is done.
+	must(t, chromedp.Do(ctx, chromedp.Click("#op-toggle")))
+	wait("the scenario menu", `document.querySelectorAll("#scenario-name option").length === 3`)
+	if got := eval(`[...document.querySelectorAll("#scenario-name option")].map(o => o.textContent).join("|")`); got !=
+		"primary-power-cut|cold-start (not on this cluster)|negative-control" {
+		t.Fatalf("scenario menu = %q", got)
+	}
+	must(t, chromedp.Do(ctx, chromedp.SetValue("#scenario-name", "cold-start"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("scenario-name").dispatchEvent(new Event("change"))`)))
+	wait("the unmet needs", `document.getElementById("scenario-desc").textContent.includes("needs synchronous_mode: true")`)
+	if got := eval(`String(document.getElementById("scenario-run").disabled)`); got != "true" {
+		t.Fatal("Run is enabled for a scenario this cluster cannot run")
+	}
+	must(t, chromedp.Do(ctx, chromedp.SetValue("#scenario-name", "primary-power-cut"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("scenario-name").dispatchEvent(new Event("change"))`),
+		chromedp.Click("#scenario-run")))
+	wait("the run shown running", `document.getElementById("run-state").textContent === "running"`)
+	wait("its progress", `document.getElementById("run-progress").textContent.includes("line 14: wait streaming")`)
+	wait("the verdict", `document.getElementById("run-state").textContent === "passed"`)
+	if got := eval(`document.getElementById("run-result").textContent`); !strings.Contains(got, "PASSED in 41.2 s") ||
+		!strings.Contains(got, "failover_s5.312") || !strings.Contains(got, "failover took 5.3s") {
+		t.Fatalf("run result = %q", got)
+	}
+	if got := eval(`String(document.getElementById("scenario-cancel").hidden)`); got != "true" {
+		t.Fatal("Cancel offered for a finished run")
+	}
+	shot("desktop-1920x1080-scenario.png", 1920, 1080, false)
+
+	// A run that does not end by itself is cancelled from the page.
+	must(t, chromedp.Do(ctx, chromedp.SetValue("#scenario-name", "negative-control"), chromedp.Click("#scenario-run")))
+	wait("the second run", `document.getElementById("run-name").textContent === "negative-control" && !document.getElementById("scenario-cancel").hidden`)
+	must(t, chromedp.Do(ctx, chromedp.Click("#scenario-cancel")))
+	wait("the cancelled run", `document.getElementById("run-state").textContent === "cancelled"`)
+	if got := eval(`document.getElementById("run-result").textContent`); !strings.Contains(got, "CANCELLED") || !strings.Contains(got, "context canceled") {
+		t.Fatalf("cancelled run result = %q", got)
+	}
+
+	// Fork a node: "a replica" by default, the answer shown, the fork
+	// listed and destroyed; a refusal shows the API's message.
+	if got := eval(`[...document.querySelectorAll("#fork-from option")].map(o => o.value + "=" + o.textContent).join(",")`); got !=
+		"=a replica,n1=n1,n2=n2,n3=n3" {
+		t.Fatalf("fork sources = %q", got)
+	}
+	must(t, chromedp.Do(ctx, chromedp.SendKeys("#fork-name", "staging1"), chromedp.Click("#fork-create")))
+	wait("the fork's answer", `document.getElementById("fork-answer").textContent.includes("postgres://postgres:postgres@127.0.0.1:6001/postgres")`)
+	if got := eval(`document.getElementById("fork-answer").textContent`); !strings.Contains(got, "btrfs-snapshot") || !strings.Contains(got, "0.8 s") {
+		t.Fatalf("fork answer = %q", got)
+	}
+	wait("the fork listed", `document.querySelector('#forks li[data-name="staging1"] button') !== null`)
+	shot("phone-390x844-operator.png", 390, 844, true)
+	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.SetValue("#fork-from", "n2"),
+		chromedp.SendKeys("#fork-name", "bad"), chromedp.Click("#fork-create")))
+	wait("the fork refusal", `document.getElementById("toast").textContent.includes("n2 has no room for a snapshot")`)
+	must(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(`#forks li[data-name="staging1"] button`)))
+	wait("the fork destroyed", `document.getElementById("forks").textContent === "no forks"`)
+	calls = strings.Join(api.seen(), "\n")
+	for _, want := range []string{
+		`POST /api/v1/scenarios/run Bearer s3cret {"name":"primary-power-cut"}`,
+		`DELETE /api/v1/scenarios/runs/run-2 Bearer s3cret`,
+		`POST /api/v1/forks Bearer s3cret {"name":"staging1"}`,
+		`POST /api/v1/forks Bearer s3cret {"from":"n2","name":"bad"}`,
+		`DELETE /api/v1/forks/staging1 Bearer s3cret`,
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("no %s in the API calls:\n%s", want, calls)
+		}
 	}
 
 	excMu.Lock()

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -319,32 +320,52 @@ type jsonStep struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// toJSON is the result in the JSON report's form.
+func (r Result) toJSON() jsonScenario {
+	js := jsonScenario{Name: r.Name(), File: r.file(), Passed: r.Passed(),
+		DurationSeconds: r.Duration.Seconds(), Steps: []jsonStep{}}
+	if r.Err != nil {
+		js.Error = r.Err.Error()
+	}
+	for _, s := range r.Steps {
+		js.Steps = append(js.Steps, jsonStep(s))
+	}
+	if len(r.Measurements) > 0 {
+		js.Measurements = map[string]*float64{}
+		for k, v := range r.Measurements {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				js.Measurements[k] = nil
+				continue
+			}
+			js.Measurements[k] = &v
+		}
+	}
+	return js
+}
+
+// MarshalJSON renders the result as one entry of WriteJSON's "scenarios"
+// list (name, file, passed, duration_seconds, error, steps, measurements),
+// so an API can serve a single result in the report's form.
+func (r Result) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Step texts hold "<=": keep them readable, as WriteJSON does.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r.toJSON()); err != nil {
+		return nil, fmt.Errorf("scenario result %s: %w", r.Name(), err)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
 // WriteJSON writes the results as one indented JSON document.
 func WriteJSON(w io.Writer, results []Result) error {
 	rep := jsonReport{Scenarios: []jsonScenario{}}
 	for _, r := range results {
-		js := jsonScenario{Name: r.Name(), File: r.file(), Passed: r.Passed(),
-			DurationSeconds: r.Duration.Seconds(), Steps: []jsonStep{}}
+		js := r.toJSON()
 		if js.Passed {
 			rep.Passed++
 		} else {
 			rep.Failed++
-		}
-		if r.Err != nil {
-			js.Error = r.Err.Error()
-		}
-		for _, s := range r.Steps {
-			js.Steps = append(js.Steps, jsonStep(s))
-		}
-		if len(r.Measurements) > 0 {
-			js.Measurements = map[string]*float64{}
-			for k, v := range r.Measurements {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					js.Measurements[k] = nil
-					continue
-				}
-				js.Measurements[k] = &v
-			}
 		}
 		rep.Scenarios = append(rep.Scenarios, js)
 	}

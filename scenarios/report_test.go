@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -102,6 +103,48 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if rep.Passed != 1 || rep.Failed != 3 || rep.Scenarios[1].Measurements["odd"] != nil {
 		t.Errorf("passed/failed = %d/%d, odd = %v", rep.Passed, rep.Failed, rep.Scenarios[1].Measurements["odd"])
+	}
+}
+
+// TestResultMarshalJSON checks that one result marshals exactly as its
+// entry in the JSON report, NaN included, so an API serving a single
+// result and the report agree.
+func TestResultMarshalJSON(t *testing.T) {
+	var b bytes.Buffer
+	results := sampleResults(t)
+	if err := WriteJSON(&b, results); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Scenarios []json.RawMessage `json:"scenarios"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		t.Run(r.Name(), func(t *testing.T) {
+			got, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// json.Marshal escapes "<" again where the report does not:
+			// compare what the documents say, not their bytes.
+			var gotV, wantV any
+			if err := json.Unmarshal(got, &gotV); err != nil {
+				t.Fatalf("not valid JSON: %v\n%s", err, got)
+			}
+			if err := json.Unmarshal(rep.Scenarios[i], &wantV); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotV, wantV) {
+				t.Errorf("json.Marshal(result) =\n%s\nwant the report's entry\n%s", got, rep.Scenarios[i])
+			}
+			// Through a pointer, as a struct field would hold it.
+			viaPtr, err := json.Marshal(&r)
+			if err != nil || !bytes.Equal(viaPtr, got) {
+				t.Errorf("json.Marshal(&result) = %s, %v", viaPtr, err)
+			}
+		})
 	}
 }
 

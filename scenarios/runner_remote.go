@@ -171,13 +171,17 @@ type remoteCluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	ev     []journal.Event
-	seq    uint64
-	last   headnode.State
-	seen   bool
-	off    map[string]bool // nodes this run powered off
-	forks  []string        // forks this run made, destroyed at Close
+	mu   sync.Mutex
+	ev   []journal.Event
+	seq  uint64
+	last headnode.State
+	seen bool
+	off  map[string]bool // nodes this run powered off
+	// injected lists the faults this run injected and has not recovered,
+	// oldest first, by id.
+	injected []string
+	// forks this run made, destroyed at Close.
+	forks  []string
 	lastAt time.Time
 }
 
@@ -307,7 +311,7 @@ func (c *remoteCluster) ReadBack(ctx context.Context) error {
 	return err
 }
 
-func (c *remoteCluster) Faults() FaultInjector { return remoteFaults{c.b} }
+func (c *remoteCluster) Faults() FaultInjector { return remoteFaults{b: c.b, c: c} }
 
 func (c *remoteCluster) Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error) {
 	var f agentapi.ForkInfo
@@ -320,14 +324,16 @@ func (c *remoteCluster) Fork(ctx context.Context, node, name string) (agentapi.F
 	return f, nil
 }
 
-// Close stops the probe and the polling, destroys the forks this run made
-// and powers on every node it left off, so the booth is whole again for
-// the next visitor.
+// Close stops the probe and the polling, recovers every fault this run
+// left injected (a scenario stopped or cancelled between inject and
+// recover), destroys the forks it made and powers on every node it left
+// off, so the booth is whole again for the next visitor. A recovery that
+// fails while its node is off is tried once more after power returns.
 func (c *remoteCluster) Close(ctx context.Context) error {
 	c.cancel()
 	c.wg.Wait()
-	var errs []error
 	c.mu.Lock()
+	faults := slices.Clone(c.injected)
 	var off []string
 	for n, isOff := range c.off {
 		if isOff {
@@ -336,6 +342,15 @@ func (c *remoteCluster) Close(ctx context.Context) error {
 	}
 	made := slices.Clone(c.forks)
 	c.mu.Unlock()
+	slices.Reverse(faults) // newest first, as the faults manager closes
+	inj := remoteFaults{b: c.b, c: c}
+	var retry []string
+	for _, id := range faults {
+		if err := inj.Recover(ctx, id); err != nil {
+			retry = append(retry, id)
+		}
+	}
+	var errs []error
 	slices.Sort(off)
 	for _, name := range made {
 		if err := c.b.call(ctx, http.MethodDelete, "/api/v1/forks/"+url.PathEscape(name), nil, nil); err != nil {
@@ -347,11 +362,20 @@ func (c *remoteCluster) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, id := range retry {
+		if err := inj.Recover(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("recover fault %s left by the run: %w", id, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// remoteFaults injects through the head node's faults API.
-type remoteFaults struct{ b *RemoteBackend }
+// remoteFaults injects through the head node's faults API and keeps the
+// cluster's list of faults still injected up to date.
+type remoteFaults struct {
+	b *RemoteBackend
+	c *remoteCluster
+}
 
 func (f remoteFaults) Supports(kind FaultKind) bool { return f.b.Supports(kind) }
 
@@ -372,9 +396,20 @@ func (f remoteFaults) Inject(ctx context.Context, kind FaultKind, target string,
 	if err := f.b.call(ctx, http.MethodPost, "/api/v1/faults", req, &out); err != nil {
 		return "", err
 	}
+	f.c.mu.Lock()
+	f.c.injected = append(f.c.injected, out.ID)
+	f.c.mu.Unlock()
 	return out.ID, nil
 }
 
 func (f remoteFaults) Recover(ctx context.Context, id string) error {
-	return f.b.call(ctx, http.MethodDelete, "/api/v1/faults/"+url.PathEscape(id), nil, nil)
+	if err := f.b.call(ctx, http.MethodDelete, "/api/v1/faults/"+url.PathEscape(id), nil, nil); err != nil {
+		return err
+	}
+	f.c.mu.Lock()
+	if i := slices.Index(f.c.injected, id); i >= 0 {
+		f.c.injected = slices.Delete(f.c.injected, i, i+1)
+	}
+	f.c.mu.Unlock()
+	return nil
 }

@@ -165,3 +165,65 @@ func TestRemoteBackendRefusals(t *testing.T) {
 		t.Errorf("start against a URL without the API succeeded")
 	}
 }
+
+// TestRemoteRunCancelledRestores cancels a run against a head node while
+// it sleeps with a replica cut and a fault injected: the run's teardown
+// must still recover the fault and restore the power, or the booth stays
+// broken for the next visitor.
+func TestRemoteRunCancelledRestores(t *testing.T) {
+	head := &fakeHead{st: headnode.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnode.NodeState{
+		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
+		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
+		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
+	}}}
+	srv := httptest.NewServer(head.handler(t))
+	defer srv.Close()
+	sc, err := Parse("cancel-me.yaml", []byte(`name: cancel-me
+description: cut a replica, freeze the primary, then wait for a cancel
+cluster: {nodes: 3}
+steps:
+  - power: {off: replica}
+  - fault: {inject: freeze, target: primary}
+  - sleep: 1h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan Result, 1)
+	go func() {
+		done <- RunScenario(ctx, sc, RunOptions{
+			Backend: &RemoteBackend{URL: srv.URL, OperatorToken: "tok"},
+			Progress: func(_, line string) {
+				if strings.Contains(line, "sleep 1h") {
+					cancel()
+				}
+			},
+		})
+	}()
+	var res Result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cancelled run did not return")
+	}
+	if res.Passed() || res.Err == nil {
+		t.Errorf("a cancelled run passed: %+v", res)
+	}
+	want := []string{
+		`POST /api/v1/nodes/n2/power {"on":false}`,
+		`POST /api/v1/faults {"kind":"freeze","target":"n1"}`,
+		`DELETE /api/v1/faults/freeze-1`, // teardown recovers what the run left injected
+		`POST /api/v1/nodes/n2/power {"on":true}`,
+	}
+	head.mu.Lock()
+	got := slices.Clone(head.requests)
+	head.mu.Unlock()
+	for i := range got {
+		got[i] = strings.TrimSpace(got[i])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

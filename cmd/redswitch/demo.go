@@ -45,11 +45,13 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
 	start := time.Now()
+	runs := &scenarioRuns{log: env.log}
 	d, err := demo.Start(ctx, demo.Options{
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
 		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode,
-		Log: env.log,
+		Mount: runs.mount,
+		Log:   env.log,
 	})
 	if err != nil {
 		return err
@@ -62,6 +64,13 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 			d.Detach()
 		}
 		if err := d.Close(cctx); err != nil {
+			fmt.Fprintf(env.stderr, "cleanup: %v\n", err)
+		}
+	}()
+	// Deferred after d.Close, so it runs first: a running scenario is
+	// cancelled and restores the cluster while the head node still serves.
+	defer func() {
+		if err := runs.close(); err != nil {
 			fmt.Fprintf(env.stderr, "cleanup: %v\n", err)
 		}
 	}()
@@ -79,6 +88,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	fmt.Fprintf(env.stdout, "  HAProxy stats    http://127.0.0.1:%d/\n", *stats)
 	fmt.Fprintf(env.stdout, "  operator token   %s\n", d.Token)
 	fmt.Fprintf(env.stdout, "  cut a node       curl -X POST -H 'Authorization: Bearer %s' -d '{\"on\":false}' %s/api/v1/nodes/n1/power\n", d.Token, d.URL)
+	fmt.Fprintf(env.stdout, "  run a scenario   curl -X POST -H 'Authorization: Bearer %s' -d '{\"name\":\"primary-power-cut\"}' %s/api/v1/scenarios/run\n", d.Token, d.URL)
 	fmt.Fprintln(env.stdout, "Ctrl-C stops the demo and removes its containers.")
 	if *open && os.Getenv("DISPLAY") != "" {
 		_ = exec.Command("xdg-open", d.URL+"/").Start()

@@ -425,6 +425,7 @@
       const why = (data && data.error) || text.trim() || res.statusText;
       const err = new Error(`${method} ${path}: ${res.status} ${why}`);
       err.status = res.status;
+      err.data = data;
       throw err;
     }
     return data;
@@ -443,6 +444,7 @@
   }
   function lock() {
     state.token = ""; sessionStorage.removeItem(TOKEN_KEY); setOperator(false);
+    clearTimeout(scen.timer);
   }
 
   $("op-toggle").addEventListener("click", () => {
@@ -471,9 +473,15 @@
     $("token").value = "";
     setOperator(true);
     status(true, "operator unlocked");
-    refreshFaults();
+    refreshOperator();
   });
   $("lock").addEventListener("click", () => { lock(); status(true, "locked"); });
+  function refreshOperator() {
+    refreshFaults();
+    loadScenarios();
+    refreshRuns();
+    refreshForks();
+  }
 
   async function refreshFaults() {
     if (!state.token) return;
@@ -499,16 +507,177 @@
     await act("POST", "/api/v1/faults", { kind, target }, `inject ${kind} on ${target}`);
     refreshFaults();
   });
-  $("scenario-run").addEventListener("click", () => {
-    const name = $("scenario-name").value.trim();
-    if (!name) { status(false, "name a scenario"); return; }
-    act("POST", "/api/v1/scenarios/run", { name }, `scenario ${name}`);
+
+  // ---------- scenario runs: GET /api/v1/scenarios, POST …/run, poll …/runs/{id} ----------
+  const scen = { list: [], runId: "", timer: 0 };
+  async function loadScenarios() {
+    if (!state.token) return;
+    const sel = $("scenario-name");
+    let list;
+    try { list = await api("GET", "/api/v1/scenarios"); } catch (e) {
+      sel.replaceChildren(el("option", { value: "", text: "scenarios unavailable" }));
+      $("scenario-desc").textContent = e.message;
+      return;
+    }
+    scen.list = Array.isArray(list) ? list : [];
+    const keep = sel.value;
+    sel.replaceChildren(...scen.list.map((sc) => el("option", {
+      value: sc.name, text: sc.runnable ? sc.name : `${sc.name} (not on this cluster)`,
+    })));
+    const first = scen.list.find((sc) => sc.runnable);
+    if (scen.list.some((sc) => sc.name === keep)) sel.value = keep;
+    else if (first) sel.value = first.name;
+    describeScenario();
+  }
+  function describeScenario() {
+    const sc = scen.list.find((x) => x.name === $("scenario-name").value);
+    const desc = $("scenario-desc");
+    $("scenario-run").disabled = !sc || !sc.runnable;
+    if (!sc) { desc.textContent = scen.list.length ? "" : "no scenarios"; return; }
+    desc.replaceChildren(sc.description || "");
+    if (!sc.runnable) {
+      desc.append(el("span", { class: "unmet", text: "Cannot run on this cluster: " + (sc.unmet || []).join("; ") }));
+    }
+  }
+  $("scenario-name").addEventListener("change", describeScenario);
+  $("scenarios-refresh").addEventListener("click", () => { loadScenarios(); refreshRuns(); });
+
+  $("scenario-run").addEventListener("click", async () => {
+    const name = $("scenario-name").value;
+    if (!name) { status(false, "choose a scenario"); return; }
+    if (!state.token) { status(false, "unlock the operator panel first"); return; }
+    try {
+      const run = await api("POST", "/api/v1/scenarios/run", { name });
+      status(true, `scenario ${name}: started`);
+      watchRun(run);
+    } catch (e) {
+      status(false, e.message);
+      if (e.status === 401) { lock(); return; }
+      // 409: another run is in the way; show that one instead.
+      if (e.data && e.data.run) watchRun(e.data.run);
+    }
   });
-  $("fork-run").addEventListener("click", () => {
+  $("scenario-cancel").addEventListener("click", async () => {
+    if (!scen.runId) return;
+    const run = await act("DELETE", `/api/v1/scenarios/runs/${encodeURIComponent(scen.runId)}`, undefined, "cancel the scenario");
+    if (run) renderRun(run);
+  });
+
+  // refreshRuns shows the current run, or else the latest one.
+  async function refreshRuns() {
+    if (!state.token) return;
+    let runs;
+    try { runs = await api("GET", "/api/v1/scenarios/runs"); } catch { return; }
+    if (!Array.isArray(runs) || !runs.length) return;
+    watchRun(runs.find((r) => r.state === "running") || runs[0]);
+  }
+  function watchRun(run) {
+    scen.runId = run.id;
+    renderRun(run);
+    clearTimeout(scen.timer);
+    if (run.state === "running") scen.timer = setTimeout(pollRun, 1000);
+  }
+  async function pollRun() {
+    const id = scen.runId;
+    if (!id || !state.token) return;
+    let run;
+    try { run = await api("GET", `/api/v1/scenarios/runs/${encodeURIComponent(id)}`); } catch (e) {
+      $("run-state").textContent = "unknown";
+      $("run-elapsed").textContent = e.message;
+      if (e.status !== 404) scen.timer = setTimeout(pollRun, 3000);
+      return;
+    }
+    if (id !== scen.runId) return; // another run took over meanwhile
+    watchRun(run);
+  }
+  function fmtNumber(v) {
+    if (v == null || !isFinite(v)) return "–";
+    return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  }
+  function renderRun(run) {
+    $("scenario-status").hidden = false;
+    $("run-name").textContent = run.name || "?";
+    const st = $("run-state");
+    const label = run.state === "running" && run.cancelled ? "cancelling" : run.cancelled ? "cancelled" : run.state;
+    st.dataset.state = run.state || "";
+    st.textContent = label || "?";
+    const begun = ms(run.started_at);
+    const end = run.ended_at ? ms(run.ended_at) : serverNow();
+    $("run-elapsed").textContent = isNaN(begun) ? "" : `${clock(begun)} · ${seconds(Math.max(0, end - begun) / 1000)}`;
+    $("scenario-cancel").hidden = run.state !== "running" || !!run.cancelled;
+    const prog = $("run-progress");
+    const lines = run.progress || [];
+    prog.replaceChildren(...lines.map((l) => el("li", {},
+      el("time", { text: isNaN(begun) ? "" : `+${Math.round((ms(l.at) - begun) / 1000)} s` }), l.text || "")));
+    if (run.progress_dropped) prog.prepend(el("li", { class: "muted", text: `(${run.progress_dropped} earlier lines)` }));
+    prog.scrollTop = prog.scrollHeight;
+    const out = $("run-result");
+    out.replaceChildren();
+    if (run.state === "running") {
+      if (run.cancelled) out.append(el("p", { class: "muted", text: "cancelled: restoring power and recovering faults…" }));
+      return;
+    }
+    const res = run.result || {};
+    const verdict = { passed: "PASSED", failed: "FAILED", error: run.cancelled ? "CANCELLED" : "ERROR" }[run.state] || run.state;
+    const took = res.duration_seconds != null ? ` in ${seconds(res.duration_seconds)}` : "";
+    out.append(el("p", { class: "verdict", "data-state": run.state, text: verdict + took }));
+    if (run.error) out.append(el("p", { class: "run-error", text: run.error }));
+    const steps = res.steps || [];
+    if (steps.length) {
+      out.append(el("ul", { class: "run-steps" }, ...steps.map((s) => el("li", { "data-ok": String(!!s.ok) },
+        el("b", { text: s.ok ? "✓ " : "✗ " }), `line ${s.line}: ${s.text || ""}`,
+        s.detail ? el("span", { class: "muted", text: " — " + s.detail }) : null))));
+    }
+    const m = res.measurements || {};
+    const keys = Object.keys(m).sort();
+    if (keys.length) {
+      out.append(el("dl", { class: "measures" }, ...keys.map((k) =>
+        el("div", {}, el("dt", { text: k }), el("dd", { text: fmtNumber(m[k]) })))));
+    }
+  }
+
+  // ---------- forks: POST/GET /api/v1/forks, DELETE /api/v1/forks/{name} ----------
+  const FORK_FIELDS = [["name", "name"], ["node", "from"], ["port", "port"], ["dsn", "DSN"], ["method", "method"],
+    ["timeline", "timeline"], ["to_writable_s", "writable after"]];
+  function forkFact(f, k) {
+    const v = f[k];
+    if (v == null || v === "") return "–";
+    return k === "to_writable_s" ? seconds(v) : String(v);
+  }
+  $("fork-create").addEventListener("click", async () => {
     const from = $("fork-from").value, name = $("fork-name").value.trim();
     if (!name) { status(false, "name the fork"); return; }
-    act("POST", "/api/v1/forks", { from, name }, `fork ${from} as ${name}`);
+    const body = from ? { from, name } : { name };
+    const f = await act("POST", "/api/v1/forks", body, `fork ${from || "a replica"} as ${name}`);
+    const box = $("fork-answer");
+    if (!f) { box.hidden = true; return; }
+    box.replaceChildren(...FORK_FIELDS.map(([k, label]) =>
+      el("div", {}, el("dt", { text: label }), el("dd", { class: k === "dsn" ? "dsn" : "", text: forkFact(f, k) }))));
+    box.hidden = false;
+    $("fork-name").value = "";
+    refreshForks();
   });
+  async function refreshForks() {
+    if (!state.token) return;
+    const list = $("forks");
+    let data;
+    try { data = await api("GET", "/api/v1/forks"); } catch (e) {
+      list.replaceChildren(el("li", { class: "muted", text: e.message }));
+      return;
+    }
+    const forks = Array.isArray(data) ? data : [];
+    if (!forks.length) { list.replaceChildren(el("li", { class: "muted", text: "no forks" })); return; }
+    list.replaceChildren(...forks.map((f) => el("li", { "data-name": f.name || "" },
+      el("span", {}, el("b", { text: f.name || "?" }),
+        ` from ${f.node || "?"} · port ${forkFact(f, "port")} · ${f.method || "?"} · writable after ${forkFact(f, "to_writable_s")}`,
+        el("br"), el("code", { class: "dsn", text: f.dsn || "" })),
+      el("button", { type: "button", class: "small danger", onclick: async () => {
+        if (!confirm(`Destroy fork ${f.name}? Its data is deleted.`)) return;
+        await act("DELETE", `/api/v1/forks/${encodeURIComponent(f.name)}`, undefined, `destroy fork ${f.name}`);
+        refreshForks();
+      } }, "Destroy"))));
+  }
+  $("forks-refresh").addEventListener("click", refreshForks);
   $("history-reset").addEventListener("click", () => {
     if (!confirm("Forget every measured failover?")) return;
     act("POST", "/api/v1/history/reset", {}, "reset history");
@@ -516,19 +685,20 @@
 
   function fillOperatorTargets(nodes) {
     const names = nodes.map((n) => n.name);
-    const fill = (sel, extra) => {
-      const want = [...names, ...extra].join("\n");
+    // opts are [value, text] pairs.
+    const fill = (sel, opts) => {
+      const want = opts.map((o) => o.join("=")).join("\n");
       if (sel.dataset.opts === want) return; // keep the operator's choice
       const keep = sel.value;
-      sel.replaceChildren(...[...names, ...extra].map((n) => el("option", { value: n, text: n })));
-      if ([...names, ...extra].includes(keep)) sel.value = keep;
+      sel.replaceChildren(...opts.map(([value, text]) => el("option", { value, text })));
+      if (opts.some(([v]) => v === keep)) sel.value = keep;
       sel.dataset.opts = want;
     };
-    fill($("fault-target"), ["etcd"]);
-    fill($("fork-from"), []);
+    fill($("fault-target"), [...names, "etcd"].map((n) => [n, n]));
+    fill($("fork-from"), [["", "a replica"], ...names.map((n) => [n, n])]);
   }
 
   setOperator(!!state.token);
-  if (state.token) refreshFaults();
+  if (state.token) refreshOperator();
   connect();
 })();
