@@ -144,7 +144,9 @@ func TestForkReplicaUnderProbeLoad(t *testing.T) {
 	if len(rep.Outages) != before || len(rep.Failovers) != 0 {
 		t.Errorf("the cluster saw outages or failovers during the fork: %+v %+v", rep.Outages, rep.Failovers)
 	}
-	waitEvent(t, d, "fork recorded", func(e journal.Event) bool { return e.ID == "staging" && strings.Contains(e.Detail, "forked as staging") })
+	waitEvent(t, d, "fork recorded", func(e journal.Event) bool {
+		return e.ID == "staging" && strings.Contains(e.Detail, "forked as staging")
+	})
 
 	if code, out := forkRequest(t, d, "DELETE", "/api/v1/forks/staging", d.Token, ""); code != http.StatusOK {
 		t.Fatalf("destroy: %d %s", code, out)

@@ -160,7 +160,7 @@ func unescapeMount(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' && i+3 < len(s) {
-			if v, ok := octal(s[i+1:i+4]); ok {
+			if v, ok := octal(s[i+1 : i+4]); ok {
 				b.WriteByte(v)
 				i += 3
 				continue
