@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -513,5 +514,63 @@ func TestForkOfStandby(t *testing.T) {
 	}
 	if load.err() != nil {
 		t.Fatalf("write load failed: %v", load.err())
+	}
+}
+
+// TestForkOfCrashedSource is the post-mortem: the source's server dies
+// without a shutdown checkpoint, and its data directory is forked as it
+// lies before anything (pg_rewind, in a cluster) touches it. Every commit
+// the source acknowledged is readable in the fork.
+func TestForkOfCrashedSource(t *testing.T) {
+	needHost(t)
+	ctx := context.Background()
+	mnt := loopBtrfs(t)
+	for _, tc := range []struct {
+		name   string
+		subvol bool
+		method Method
+	}{{"snapshot", true, Snapshot}, {"reflink", false, Reflink}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := startSource(t, filepath.Join(mnt, "src-"+tc.name), tc.subvol)
+			for i := 0; i < 50; i++ {
+				mustExec(t, src.dsn, "INSERT INTO t (origin) VALUES ('before the crash')")
+			}
+			m := newManager(t, filepath.Join(mnt, "forks-"+tc.name))
+			_, err := m.Create(ctx, CreateOptions{SourceDir: src.srv.DataDir, SourceStopped: true, Name: "pm", Port: freePort(t)})
+			if err == nil || !strings.Contains(err.Error(), "is not stopped") {
+				t.Fatalf("a running source forked as stopped: %v", err)
+			}
+			// SIGKILL the postmaster: no shutdown checkpoint, as in a power cut.
+			pid, ok := pglocal.RunningPID(src.srv.DataDir)
+			if !ok {
+				t.Fatal("no postmaster")
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 100; i++ {
+				if _, ok := pglocal.RunningPID(src.srv.DataDir); !ok {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			destroyAtCleanup(t, m, "pm")
+			f, err := m.Create(ctx, CreateOptions{SourceDir: src.srv.DataDir, SourceStopped: true, Name: "pm", Port: freePort(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Method != tc.method {
+				t.Errorf("method %s, want %s", f.Method, tc.method)
+			}
+			if got := queryInt(t, f.DSN, "SELECT count(*) FROM t WHERE origin = 'before the crash'"); got != 50 {
+				t.Errorf("post-mortem fork holds %d of the 50 acknowledged rows", got)
+			}
+			if rec := queryInt(t, f.DSN, "SELECT pg_is_in_recovery()::int"); rec != 0 {
+				t.Errorf("post-mortem fork in recovery")
+			}
+			if f.Timings.Checkpoint > time.Second {
+				t.Errorf("a stopped source needs no checkpoint, took %v", f.Timings.Checkpoint)
+			}
+		})
 	}
 }

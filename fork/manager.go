@@ -78,6 +78,11 @@ func NewManager(cfg Config) (*Manager, error) {
 type CreateOptions struct {
 	SourceDir string // the running server's data directory
 	SourceDSN string // connection to the source, for CHECKPOINT and the backup functions
+	// SourceStopped forks a data directory whose server is not running
+	// (a crashed primary before Patroni rewinds it: a post-mortem): no
+	// CHECKPOINT, no backup functions, no SourceDSN; the copy is whatever
+	// the disk holds, and the fork's recovery replays all its WAL.
+	SourceStopped bool
 	Name      string // [a-z0-9][a-z0-9_-]*, at most 63 characters
 	Port      int
 	Dir       string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
@@ -183,7 +188,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if o.Port <= 0 || o.Port > 65535 {
 		return Fork{}, fmt.Errorf("fork %q: port %d out of range", o.Name, o.Port)
 	}
-	if o.SourceDSN == "" {
+	if o.SourceDSN == "" && !o.SourceStopped {
 		return Fork{}, fmt.Errorf("fork %q: SourceDSN is empty; it is needed for CHECKPOINT or the backup functions", o.Name)
 	}
 	if o.Dir == "" {
@@ -203,7 +208,21 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if owner.UID == 0 {
 		return Fork{}, fmt.Errorf("fork %q: source %s is owned by root; PostgreSQL cannot run as root", o.Name, src)
 	}
-	forkDSN, err := WithPort(o.SourceDSN, o.Port)
+	if o.SourceStopped {
+		if pid, running := pglocal.RunningPID(src); running {
+			return Fork{}, fmt.Errorf("fork %q: source %s is not stopped: postmaster %d runs", o.Name, src, pid)
+		}
+		if o.Method == BaseBackup {
+			return Fork{}, fmt.Errorf("fork %q: a base backup needs a running source", o.Name)
+		}
+	}
+	dsn := o.SourceDSN
+	if dsn == "" {
+		// The fork is reached over its own socket directory setting or
+		// TCP; only its port differs from this default.
+		dsn = "host=127.0.0.1 user=postgres dbname=postgres sslmode=disable"
+	}
+	forkDSN, err := WithPort(dsn, o.Port)
 	if err != nil {
 		return Fork{}, fmt.Errorf("fork %q: %w", o.Name, err)
 	}
@@ -253,8 +272,10 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	switch method {
 	case Snapshot:
 		start := time.Now()
-		if err := checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
-			return Fork{}, fmt.Errorf("checkpoint source: %w", err)
+		if !o.SourceStopped {
+			if err := checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
+				return Fork{}, fmt.Errorf("checkpoint source: %w", err)
+			}
 		}
 		t.Checkpoint = time.Since(start)
 		start = time.Now()
@@ -263,6 +284,18 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 		}
 		t.Snapshot = time.Since(start)
 	case Reflink, Copy:
+		if o.SourceStopped {
+			// Nothing writes: a plain copy is consistent.
+			start := time.Now()
+			if err := mkdirOwned(dst, owner); err != nil {
+				return Fork{}, err
+			}
+			if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyTreeArgs(src, dst, method == Reflink))); err != nil {
+				return Fork{}, err
+			}
+			t.Snapshot = time.Since(start)
+			break
+		}
 		if err := m.copyInBackup(ctx, log, src, dst, o, owner, method == Reflink, &t); err != nil {
 			return Fork{}, err
 		}

@@ -28,7 +28,7 @@ Through the head node (the cluster's nodes make the fork):
   (--url and --operator-token, or $REDSWITCH_URL and $REDSWITCH_OPERATOR_TOKEN)
 
 On this machine (what a node's agent runs; needs the data directory's owner):
-  redswitch fork local create --data-dir DIR --dsn DSN --name NAME --port PORT [--dir FORKS]
+  redswitch fork local create --data-dir DIR --dsn DSN --name NAME --port PORT [--dir FORKS] [--stopped]
   redswitch fork local list --dir FORKS
   redswitch fork local destroy --dir FORKS NAME`
 
@@ -198,6 +198,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	methodS := fs.String("method", "auto", "snapshot, reflink, copy, basebackup or auto")
 	allowCopy := fs.Bool("allow-copy", false, "with auto: fall back to a full copy where no copy-on-write method works")
 	nice := fs.Int("nice", 10, "niceness of the fork's server and copies")
+	stopped := fs.Bool("stopped", false, "the source's server is not running (a post-mortem of a crashed primary): no checkpoint, no backup functions")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -207,8 +208,8 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	}
 	switch sub {
 	case "create":
-		if *dataDir == "" || *dsn == "" || *name == "" || *port == 0 {
-			return usagef("fork local create: --data-dir, --dsn, --name and --port are required")
+		if *dataDir == "" || (*dsn == "" && !*stopped) || *name == "" || *port == 0 {
+			return usagef("fork local create: --data-dir, --dsn (unless --stopped), --name and --port are required")
 		}
 	case "list":
 	case "destroy":
@@ -233,7 +234,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 			return usagef("--method: %v", err)
 		}
 		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, Name: *name, Port: *port,
-			Method: meth, AllowCopy: *allowCopy, Nice: *nice})
+			Method: meth, AllowCopy: *allowCopy, Nice: *nice, SourceStopped: *stopped})
 		if err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func TestForkCommandLine(t *testing.T) {
 		{[]string{"fork", "local"}, "want create, list or destroy"},
 		{[]string{"fork", "local", "list"}, "--dir is required"},
 		{[]string{"fork", "local", "mirror", "--dir", "/nonexistent/x"}, `unknown subcommand "mirror"`},
-		{[]string{"fork", "local", "create", "--dir", "/tmp/x"}, "--data-dir, --dsn, --name and --port are required"},
+		{[]string{"fork", "local", "create", "--dir", "/tmp/x"}, "--data-dir, --dsn (unless --stopped), --name and --port are required"},
 		{[]string{"fork", "local", "destroy", "--dir", "/nonexistent/forks-dir-for-test"}, "exactly one fork name"},
 	}
 	for _, tt := range tests {
