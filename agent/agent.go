@@ -48,7 +48,11 @@ type Options struct {
 	// NoAutoHeal turns off re-initialisation of a corrupt data directory
 	// (on by default: the booth's one manual fix, done by itself).
 	NoAutoHeal bool
-	Log        *slog.Logger
+	// PostmortemForks keeps a fork of the data directory of a primary
+	// that crashed, taken before Patroni starts and pg_rewind throws away
+	// the commits no replica received.
+	PostmortemForks bool
+	Log             *slog.Logger
 }
 
 // AgentKey is the etcd key an agent keeps alive for its node.

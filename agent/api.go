@@ -30,8 +30,6 @@ type apiServer struct {
 	mu     sync.Mutex
 	blocks map[string]bool
 	filled int64
-	// forkMu keeps fork creations and destructions one at a time.
-	forkMu sync.Mutex
 }
 
 // httpError carries the status an error maps to.

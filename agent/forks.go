@@ -29,17 +29,30 @@ const firstForkPort = 5440
 // gives up does not leave a half-made fork behind.
 const forkTimeout = 5 * time.Minute
 
-func (a *apiServer) forksDir() string {
-	return filepath.Join(filepath.Dir(a.sup.o.Patroni.DataDir), "forks")
-}
+func (a *apiServer) forksDir() string { return a.sup.forksDir() }
 
 func (a *apiServer) forkCmd(ctx context.Context, args ...string) (string, error) {
+	return a.sup.forkCmd(ctx, args...)
+}
+
+func (s *supervisor) forksDir() string {
+	return filepath.Join(filepath.Dir(s.o.Patroni.DataDir), "forks")
+}
+
+// forkCmd runs `redswitch fork local ARGS...` as a child.
+func (s *supervisor) forkCmd(ctx context.Context, args ...string) (string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("fork: own executable: %w", err)
 	}
 	argv := append([]string{self, "fork", "local"}, args...)
-	return runCmd(ctx, a.sup.r, nil, argv)
+	return runCmd(ctx, s.r, nil, argv)
+}
+
+// localDSN reaches the node's own PostgreSQL (or a fork of it, with the
+// port changed) over its socket.
+func (s *supervisor) localDSN() string {
+	return fmt.Sprintf("host=/var/run/postgresql port=5432 user=postgres dbname=postgres password=%s", s.o.Patroni.SuperuserPassword)
 }
 
 // lastJSON returns the last line of out that holds a JSON document: the
@@ -111,8 +124,8 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 	if err := fork.ValidateName(req.Name); err != nil {
 		return nil, badRequest(err)
 	}
-	a.forkMu.Lock()
-	defer a.forkMu.Unlock()
+	a.sup.forkMu.Lock()
+	defer a.sup.forkMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), forkTimeout)
 	defer cancel()
 	existing, err := a.listForks(ctx)
@@ -134,8 +147,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 		return nil, httpError{http.StatusConflict, fmt.Errorf("port %d is taken on %s", req.Port, a.sup.o.Patroni.Name)}
 	}
 	p := a.sup.o.Patroni
-	dsn := fmt.Sprintf("host=/var/run/postgresql port=5432 user=postgres dbname=postgres password=%s", p.SuperuserPassword)
-	out, err := a.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", dsn, "--dir", a.forksDir(),
+	out, err := a.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", a.sup.localDSN(), "--dir", a.forksDir(),
 		"--bin-dir", p.BinDir, "--name", req.Name, "--port", strconv.Itoa(req.Port), "--allow-copy")
 	if err != nil {
 		return nil, err
@@ -170,8 +182,8 @@ func (a *apiServer) destroyFork(r *http.Request) (any, error) {
 	if err := fork.ValidateName(name); err != nil {
 		return nil, badRequest(err)
 	}
-	a.forkMu.Lock()
-	defer a.forkMu.Unlock()
+	a.sup.forkMu.Lock()
+	defer a.sup.forkMu.Unlock()
 	fl, err := a.listForks(r.Context())
 	if err != nil {
 		return nil, err

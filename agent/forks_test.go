@@ -44,3 +44,17 @@ func TestFreeForkPort(t *testing.T) {
 		t.Fatal("every port busy must be an error")
 	}
 }
+
+func TestClusterState(t *testing.T) {
+	out := "pg_control version number:            1300\nDatabase cluster state:               in production\npg_control last modified: x\n"
+	for in, want := range map[string]string{
+		out: "in production",
+		"Database cluster state:               in archive recovery\n": "in archive recovery",
+		"Database cluster state:   shut down":                         "shut down",
+		"no such line":                                                "",
+	} {
+		if got := clusterState(in); got != want {
+			t.Errorf("clusterState(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -151,16 +151,21 @@ func (s *supervisor) reportReinitialised(ctx context.Context, reason, leader str
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	ev := agentapi.NodeEvent{Node: s.o.Patroni.Name, Detail: agentapi.EventReinitialised, Reason: reason,
-		From: leader, At: time.Now().UTC()}
+	s.report(ctx, agentapi.NodeEvent{Node: s.o.Patroni.Name, Detail: agentapi.EventReinitialised, Reason: reason,
+		From: leader, At: time.Now().UTC()})
+}
+
+// report tells the head node about an event of this node through etcd,
+// retrying for a minute while etcd is out of reach.
+func (s *supervisor) report(ctx context.Context, ev agentapi.NodeEvent) {
 	b, _ := json.Marshal(ev)
 	key := agentapi.NodeEventKey(s.o.Patroni.Scope, s.o.Patroni.Name, ev.At)
 	for attempt := 0; attempt < 60 && ctx.Err() == nil; attempt++ {
 		if err := s.putOnce(ctx, key, string(b)); err == nil {
-			s.log.Info("reported re-initialisation", "key", key)
+			s.log.Info("reported node event", "key", key, "detail", ev.Detail)
 			return
 		} else if attempt == 0 {
-			s.log.Warn("cannot report re-initialisation yet", "err", err)
+			s.log.Warn("cannot report a node event yet", "detail", ev.Detail, "err", err)
 		}
 		select {
 		case <-ctx.Done():

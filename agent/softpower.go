@@ -66,6 +66,7 @@ func (s *supervisor) powerOff() ([]int, error) {
 func (s *supervisor) powerOn() {
 	s.mu.Lock()
 	s.softOff = false
+	s.postmortemDue = true
 	s.mu.Unlock()
 	s.release()
 }

@@ -28,14 +28,19 @@ type supervisor struct {
 	held bool
 	// softOff is set by a soft power cut until the power comes back.
 	softOff bool
-	reinit  int
-	wake    chan struct{}
-	heal    chan string
-	lines   func(string)
+	// postmortemDue asks for a look at the data directory before the
+	// next Patroni start: set at agent start and when soft power returns.
+	postmortemDue bool
+	// forkMu keeps fork creations and destructions one at a time.
+	forkMu sync.Mutex
+	reinit int
+	wake   chan struct{}
+	heal   chan string
+	lines  func(string)
 }
 
 func newSupervisor(o Options, a account, r *reaper, log *slog.Logger) *supervisor {
-	return &supervisor{o: o, acct: a, r: r, log: log, wake: make(chan struct{}, 1), heal: make(chan string, 1)}
+	return &supervisor{o: o, acct: a, r: r, log: log, wake: make(chan struct{}, 1), heal: make(chan string, 1), postmortemDue: true}
 }
 
 // run supervises Patroni until ctx ends.
@@ -54,6 +59,9 @@ func (s *supervisor) run(ctx context.Context) error {
 			case <-s.wake:
 			}
 			continue
+		}
+		if s.takePostmortemDue() {
+			s.postmortem(ctx)
 		}
 		start := time.Now()
 		pid, exited, err := startPatroni(s.o, s.acct, s.r, s.log, s.onLine)

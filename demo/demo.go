@@ -65,6 +65,9 @@ type Options struct {
 	Probe bool
 	// ProbeInterval between probe writes (10 ms).
 	ProbeInterval time.Duration
+	// PostmortemForks has each agent keep a running fork of a crashed
+	// primary's data directory before pg_rewind discards what only it had.
+	PostmortemForks bool
 	// VolumeSize gives each node a loop-mounted btrfs data volume of its
 	// own of this many bytes, so a full disk stays in one node and forks
 	// are snapshots. 0 means DefaultVolumeSize where the machine allows it
@@ -366,7 +369,7 @@ func rigOptions(o Options, id string) rig.Options {
 	return rig.Options{ID: id, Scope: o.Scope, Nodes: o.Nodes, Image: o.Image, Timings: o.Timings,
 		SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict,
 		FailsafeMode: o.FailsafeMode, MaximumLagOnFailover: o.MaximumLagOnFailover, Tags: o.Tags,
-		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), Log: o.Log}
+		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), PostmortemForks: o.PostmortemForks, Log: o.Log}
 }
 
 // adoptable reports whether the data dir describes a rig whose containers

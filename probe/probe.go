@@ -20,6 +20,9 @@ type Recorder interface {
 	Append(e journal.Event) (journal.Event, error)
 }
 
+// DefaultTable is the table the probe writes unless told otherwise.
+const DefaultTable = "redswitch_probe"
+
 // Options configure a Probe. Zero values take the defaults.
 type Options struct {
 	// DSN points at the primary, normally HAProxy's primary listener.
@@ -61,7 +64,7 @@ func (o *Options) defaults() {
 		o.StatementTimeout = 500 * time.Millisecond
 	}
 	if o.Table == "" {
-		o.Table = "redswitch_probe"
+		o.Table = DefaultTable
 	}
 	if o.CompactGap <= 0 {
 		o.CompactGap = 50 * time.Millisecond

@@ -67,6 +67,9 @@ type Options struct {
 	// Ephemeral rigs (tests, scenario runs) are swept by any later run once
 	// their owner process has exited.
 	Ephemeral bool
+	// PostmortemForks has every agent fork a crashed primary's data
+	// directory before it rejoins (see agent.Options).
+	PostmortemForks bool
 	// VolumeSize, when positive, gives every node a data volume of its
 	// own of this many bytes (see volumes.go): a full disk stays inside
 	// one node, and forks are snapshots. Needs root and DataDir.
@@ -250,6 +253,7 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 		"REDSWITCH_SYNCHRONOUS_MODE_STRICT": strconv.FormatBool(r.opts.SynchronousModeStrict),
 		"REDSWITCH_FAILSAFE_MODE":           strconv.FormatBool(r.opts.FailsafeMode),
 		"REDSWITCH_TAGS":                    strings.Join(r.opts.Tags[name], ","),
+		"REDSWITCH_POSTMORTEM_FORKS":        strconv.FormatBool(r.opts.PostmortemForks),
 	}
 	if r.opts.Timings.Name == "aggressive" || r.opts.Timings.Name == "default" {
 		env["REDSWITCH_TIMINGS"] = r.opts.Timings.Name

@@ -484,7 +484,7 @@ func (p *parser) clusterSpec(n *yaml.Node) ClusterSpec {
 	}
 	const field = "cluster"
 	f, _ := p.mapping(n, field, "nodes", "timings", "synchronous_mode", "synchronous_mode_strict",
-		"failsafe_mode", "maximum_lag_on_failover", "tags", "probe_interval", "external_etcd")
+		"failsafe_mode", "maximum_lag_on_failover", "tags", "probe_interval", "external_etcd", "postmortem_forks")
 	if f == nil {
 		return spec
 	}
@@ -516,6 +516,7 @@ func (p *parser) clusterSpec(n *yaml.Node) ClusterSpec {
 		{"synchronous_mode_strict", &spec.SynchronousModeStrict},
 		{"failsafe_mode", &spec.FailsafeMode},
 		{"external_etcd", &spec.ExternalEtcd},
+		{"postmortem_forks", &spec.PostmortemForks},
 	}
 	for _, fl := range flags {
 		if v := f.vals[fl.key]; v != nil {
@@ -1006,7 +1007,7 @@ func (p *parser) fork(n *yaml.Node, field string, line int) (*ForkStep, bool) {
 // error messages.
 func expectChecks() []string {
 	return []string{"failover", "no_failover", "lost_commits", "split_brain", "writes",
-		"primary", "timeline_advanced", "rejoined", "reinitialised", "power_cuts"}
+		"primary", "timeline_advanced", "rejoined", "reinitialised", "postmortem", "power_cuts"}
 }
 
 func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
@@ -1117,6 +1118,11 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 		ok = ok && good
 		e.Reinitialised = &sel
 	}
+	if v := f.vals["postmortem"]; v != nil {
+		sel, good := p.selector(v, sub("postmortem"), namedSelectors(), false)
+		ok = ok && good
+		e.Postmortem = &sel
+	}
 	if v := f.vals["power_cuts"]; v != nil {
 		if c, good := p.integer(v, sub("power_cuts"), 0, 1000); good {
 			pc := int(c)
@@ -1129,8 +1135,8 @@ func (p *parser) expect(n *yaml.Node, field string) (*ExpectStep, bool) {
 		d, good := p.duration(v, sub("within"))
 		ok = ok && good
 		e.Within = d
-		if e.Primary == nil && e.TimelineAdvanced == nil && e.Rejoined == nil && e.Reinitialised == nil {
-			p.fail(f.keys["within"], sub("within"), "bounds primary, timeline_advanced, rejoined or reinitialised, and this step has none (failover takes its own {within: ...})")
+		if e.Primary == nil && e.TimelineAdvanced == nil && e.Rejoined == nil && e.Reinitialised == nil && e.Postmortem == nil {
+			p.fail(f.keys["within"], sub("within"), "bounds primary, timeline_advanced, rejoined, reinitialised or postmortem, and this step has none (failover takes its own {within: ...})")
 			ok = false
 		}
 	}

@@ -245,7 +245,7 @@ func TestParseErrors(t *testing.T) {
 				"x.yaml:3:18: cluster.nodes: 12 is out of range 1..9",
 				`x.yaml:3:31: cluster.timings: timings "5/1/1": retry_timeout 1 s is below 2 s: with etcd3 Patroni never acquires the leader key, so no failover happens`,
 				"x.yaml:3:63: cluster.synchronous_mode_strict: needs synchronous_mode: true",
-				`x.yaml:3:69: cluster: unknown key "nodez" (want nodes, timings, synchronous_mode, synchronous_mode_strict, failsafe_mode, maximum_lag_on_failover, tags, probe_interval, external_etcd)`,
+				`x.yaml:3:69: cluster: unknown key "nodez" (want nodes, timings, synchronous_mode, synchronous_mode_strict, failsafe_mode, maximum_lag_on_failover, tags, probe_interval, external_etcd, postmortem_forks)`,
 				"x.yaml:3:95: cluster.probe_interval: 10 has no unit (want a duration such as 10s or 500ms)"}},
 		{"tags", "name: t\ndescription: d\ncluster: {nodes: 2, tags: {n3: {nofailover: true}, n1: {nofailover: yes}}}\nsteps: [{wait: healthy}]\n",
 			[]string{
@@ -320,7 +320,7 @@ func TestParseErrors(t *testing.T) {
 			"x.yaml:7:11: steps[2].fork.from: missing: which node to fork (want primary, replica, any, @last or a node name n1..n3)",
 			`x.yaml:7:18: steps[2].fork.name: "Bad": use lower-case letters, digits, '-' and '_', starting with a letter`}},
 		{"expect nothing", "  - expect: {within: 5s}\n",
-			[]string{"x.yaml:5:13: steps[0].expect: checks nothing (want at least one of failover, no_failover, lost_commits, split_brain, writes, primary, timeline_advanced, rejoined, reinitialised, power_cuts)"}},
+			[]string{"x.yaml:5:13: steps[0].expect: checks nothing (want at least one of failover, no_failover, lost_commits, split_brain, writes, primary, timeline_advanced, rejoined, reinitialised, postmortem, power_cuts)"}},
 		{"expect failover first", "  - expect: {failover: {within: 10s}}\n",
 			[]string{"x.yaml:5:14: steps[0].expect.failover: failover after what? no power, switch or fault step comes before this one"}},
 		{"expect contradictions", "  - power: {off: primary}\n  - expect: {failover: {within: 10s}, no_failover: true, split_brain: true, lost_commits: -1}\n", []string{
@@ -334,7 +334,7 @@ func TestParseErrors(t *testing.T) {
 			`x.yaml:6:80: steps[1].expect.primary.is: selector "primary" is not allowed here (want @last or a node name n1..n3)`,
 			"x.yaml:6:110: steps[1].expect.writes.available: available: false is confusing; write the opposite word"}},
 		{"within without state check", "  - expect: {lost_commits: 0, within: 5s}\n",
-			[]string{"x.yaml:5:31: steps[0].expect.within: bounds primary, timeline_advanced, rejoined or reinitialised, and this step has none (failover takes its own {within: ...})"}},
+			[]string{"x.yaml:5:31: steps[0].expect.within: bounds primary, timeline_advanced, rejoined, reinitialised or postmortem, and this step has none (failover takes its own {within: ...})"}},
 		{"replica in one node", "name: t\ndescription: d\ncluster: {nodes: 1}\nsteps: [{power: {off: replica}}]\n",
 			[]string{`x.yaml:4:23: steps[0].power.off: selector "replica": a 1-node cluster has no replica`}},
 		{"bad nodes does not cascade", "name: t\ndescription: d\ncluster: {nodes: zero}\nsteps: [{power: {off: n5}}]\n",

@@ -39,6 +39,8 @@ type Cluster interface {
 	// Fork makes a copy-on-write fork of a node's database and returns
 	// once it is writable.
 	Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error)
+	// Forks lists the forks on the nodes that answer.
+	Forks(ctx context.Context) ([]agentapi.ForkInfo, error)
 	// Close tears down whatever the backend started.
 	Close(ctx context.Context) error
 }

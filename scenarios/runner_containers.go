@@ -68,7 +68,8 @@ func demoOptions(spec ClusterSpec) demo.Options {
 	}
 	return demo.Options{Nodes: spec.Nodes, Timings: spec.Timings, SynchronousMode: spec.SynchronousMode,
 		SynchronousModeStrict: spec.SynchronousModeStrict, FailsafeMode: spec.FailsafeMode,
-		MaximumLagOnFailover: spec.MaximumLagOnFailover, Tags: tags, Probe: true, ProbeInterval: spec.ProbeInterval}
+		MaximumLagOnFailover: spec.MaximumLagOnFailover, Tags: tags, Probe: true, ProbeInterval: spec.ProbeInterval,
+		PostmortemForks: spec.PostmortemForks}
 }
 
 // Start implements Backend.
@@ -197,6 +198,10 @@ func (c *containerCluster) Faults() FaultInjector {
 
 func (c *containerCluster) Fork(ctx context.Context, node, name string) (agentapi.ForkInfo, error) {
 	return c.d.Forks().Create(ctx, forks.CreateRequest{From: node, Name: name})
+}
+
+func (c *containerCluster) Forks(ctx context.Context) ([]agentapi.ForkInfo, error) {
+	return c.d.Forks().List(ctx)
 }
 
 func (c *containerCluster) Close(ctx context.Context) error {

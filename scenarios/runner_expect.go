@@ -124,6 +124,16 @@ func (r *run) expect(ctx context.Context, e ExpectStep) StepResult {
 		}
 	}
 
+	if e.Postmortem != nil {
+		within := e.Within
+		if within <= 0 {
+			within = DefaultWithin
+		}
+		for _, n := range namesOf(*e.Postmortem, r.sc.Cluster.NodeNames(), r.last) {
+			add("postmortem", r.postmortem(ctx, n, at.Add(within)))
+		}
+	}
+
 	if e.LostCommits != nil {
 		if err := r.readBack(ctx, at); err != nil {
 			add("lost_commits", fail("%v", err))

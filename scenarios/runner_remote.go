@@ -324,6 +324,12 @@ func (c *remoteCluster) Fork(ctx context.Context, node, name string) (agentapi.F
 	return f, nil
 }
 
+func (c *remoteCluster) Forks(ctx context.Context) ([]agentapi.ForkInfo, error) {
+	var fl []agentapi.ForkInfo
+	err := c.b.call(ctx, http.MethodGet, "/api/v1/forks", nil, &fl)
+	return fl, err
+}
+
 // Close stops the probe and the polling, recovers every fault this run
 // left injected (a scenario stopped or cancelled between inject and
 // recover), destroys the forks it made and powers on every node it left

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
@@ -452,4 +453,32 @@ func FuzzJudges(f *testing.F) {
 			t.Errorf("writes both available and unavailable over %s..%s", w0, w1)
 		}
 	})
+}
+
+func TestJudgePostmortem(t *testing.T) {
+	ack := func(node string, first, last uint64) journal.Event {
+		return journal.Event{Kind: journal.KindProbeAck, Node: node, First: first, Last: last}
+	}
+	f := agentapi.ForkInfo{Name: "postmortem-1", Node: "n1", Method: "snapshot", Port: 5440}
+	ev := []journal.Event{ack("n1", 1, 400), ack("n2", 401, 900), ack("n1", 901, 950)}
+	tests := []struct {
+		name    string
+		node    string
+		forkMax uint64
+		ok      bool
+		want    string
+	}{
+		{"holds every ack and two in flight", "n1", 952, true, "up to #950); 2 more row(s)"},
+		{"holds exactly the acks", "n1", 950, true, "0 more row(s)"},
+		{"misses acknowledged commits", "n1", 940, false, "holds probe rows up to #940, but n1 acknowledged up to #950"},
+		{"node never primary", "n3", 950, false, "n3 acknowledged no probe commit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := judgePostmortem(ev, tc.node, f, tc.forkMax)
+			if v.OK != tc.ok || !strings.Contains(v.Detail, tc.want) {
+				t.Fatalf("%+v, want ok=%v with %q", v, tc.ok, tc.want)
+			}
+		})
+	}
 }

@@ -44,6 +44,9 @@ type ClusterSpec struct {
 	// FailsafeMode lets a primary that can still reach every member keep
 	// accepting writes while etcd is unreachable.
 	FailsafeMode bool
+	// PostmortemForks has the agents fork a crashed primary before it
+	// rejoins (expect postmortem reads the fork).
+	PostmortemForks bool
 	// MaximumLagOnFailover is in bytes: a replica further behind than this
 	// is not promoted.
 	MaximumLagOnFailover int64
@@ -327,6 +330,9 @@ type ExpectStep struct {
 	// Reinitialised names a node that must have been rebuilt from a
 	// fresh base backup.
 	Reinitialised *Selector
+	// Postmortem names a node whose post-mortem fork must exist and hold
+	// every commit the node acknowledged as primary.
+	Postmortem *Selector
 	// PowerCuts is how many times a node lost power since the scenario
 	// began: a bouncing switch must still cut only once.
 	PowerCuts *int

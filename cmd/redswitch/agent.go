@@ -26,6 +26,7 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	maxLag := fs.Int64("maximum-lag-on-failover", 0, "bytes a replica may lag and still be promoted (default Patroni's 1 MiB)")
 	tags := fs.String("tags", e("TAGS", ""), "Patroni tags set to true, comma separated (nofailover, noloadbalance)")
 	token := fs.String("cluster-token", e("CLUSTER_TOKEN", ""), "token guarding the agent's fault API (default: read from the token file the head node installs)")
+	postmortem := fs.Bool("postmortem-forks", e("POSTMORTEM_FORKS", "") == "true", "before a crashed primary rejoins (and pg_rewind discards what it alone had), keep a running fork of its data directory; the newest one is kept")
 	autoHeal := fs.Bool("auto-heal", e("AUTO_HEAL", "true") != "false", "wipe a corrupt data directory and let Patroni re-initialise it from the primary")
 	configPath := fs.String("config", e("CONFIG", "/etc/redswitch/patroni.yml"), "where to write patroni.yml")
 	if err := parseFlags(fs, args); err != nil {
@@ -65,7 +66,8 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 		},
 		ConfigPath: *configPath,
 		Token:      *token,
-		NoAutoHeal: !*autoHeal,
+		NoAutoHeal:      !*autoHeal,
+		PostmortemForks: *postmortem,
 		Log:        env.log,
 	})
 }

@@ -26,6 +26,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	sync := fs.Bool("synchronous-mode", false, "Patroni synchronous_mode: no acknowledged commit lost on failover")
 	probeOn := fs.Bool("probe", true, "run the commit probe through the primary port")
 	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
+	postmortem := fs.Bool("postmortem-forks", true, "before a crashed primary rejoins, its agent keeps a running fork of it, so the commits pg_rewind discards can be read")
 	powerMode := fs.String("power", demo.PowerContainer, "how a node's power is cut: container (kill the container) or agent (a soft cut by the node's agent: every Patroni and PostgreSQL process stopped at once)")
 	open := fs.Bool("open", true, "open the dashboard in a browser when a display is available")
 	if err := parseFlags(fs, args); err != nil {
@@ -49,7 +50,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	d, err := demo.Start(ctx, demo.Options{
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
-		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode,
+		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode, PostmortemForks: *postmortem,
 		Mount: runs.mount,
 		Log:   env.log,
 	})

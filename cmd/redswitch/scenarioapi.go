@@ -68,7 +68,7 @@ func (s *scenarioRuns) close() error {
 func demoShape(o demo.Options, kinds []faults.Injector) runapi.Shape {
 	s := runapi.Shape{Nodes: o.Nodes, Timings: o.Timings, SynchronousMode: o.SynchronousMode,
 		SynchronousModeStrict: o.SynchronousModeStrict, FailsafeMode: o.FailsafeMode,
-		MaximumLagOnFailover: o.MaximumLagOnFailover, EtcdApart: true, Forks: true, FaultKinds: []string{}}
+		MaximumLagOnFailover: o.MaximumLagOnFailover, EtcdApart: true, Forks: true, PostmortemForks: o.PostmortemForks, FaultKinds: []string{}}
 	for node, tags := range o.Tags {
 		var t scenarios.NodeTags
 		for _, tag := range tags {

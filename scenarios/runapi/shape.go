@@ -34,6 +34,9 @@ type Shape struct {
 	EtcdApart bool
 	// Forks says the head node serves the fork API.
 	Forks bool
+	// PostmortemForks says the agents fork a crashed primary before it
+	// rejoins.
+	PostmortemForks bool
 	// FaultKinds lists the fault kinds the head node's faults API
 	// injects; nil when unknown, and then fault steps are not checked
 	// here (the runner skips a scenario whose kind is missing).
@@ -59,6 +62,9 @@ func (s Shape) Unmet(sc *scenarios.Scenario) []string {
 	flag("synchronous_mode", c.SynchronousMode, s.SynchronousMode)
 	flag("synchronous_mode_strict", c.SynchronousModeStrict, s.SynchronousModeStrict)
 	flag("failsafe_mode", c.FailsafeMode, s.FailsafeMode)
+	if c.PostmortemForks && !s.PostmortemForks {
+		out = append(out, "needs postmortem_forks: the agents of this cluster keep no post-mortem forks")
+	}
 	if want, have := lag(c.MaximumLagOnFailover), lag(s.MaximumLagOnFailover); want != have {
 		out = append(out, fmt.Sprintf("needs maximum_lag_on_failover %s; this cluster has %s", size(want), size(have)))
 	}

@@ -71,6 +71,8 @@ func TestUnmet(t *testing.T) {
 		{"fault kinds unknown", func(s *Shape) { s.FaultKinds = nil }, head + steps + "  - fault: {inject: corrupt, target: replica}\n", nil},
 		{"power faults need no fault API", func(s *Shape) { s.FaultKinds = []string{} }, head + steps + "  - fault: {inject: power, target: replica}\n", nil},
 		{"fork", nil, head + steps + "  - fork: {from: replica, name: snap}\n", nil},
+		{"postmortem forks wanted", nil, head + "cluster: {postmortem_forks: true}\n" + steps, []string{"needs postmortem_forks"}},
+		{"postmortem forks on", func(s *Shape) { s.PostmortemForks = true }, head + "cluster: {postmortem_forks: true}\n" + steps, nil},
 		{"fork without a fork API", func(s *Shape) { s.Forks = false }, head + steps + "  - fork: {from: replica, name: snap}\n",
 			[]string{"fork steps: this head node serves no fork API (line 5)"}},
 	}
