@@ -15,6 +15,7 @@ import (
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/fiu"
+	"github.com/redswitch/redswitch/forks"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/journal"
@@ -159,6 +160,25 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 	mux := head.Handler()
 	ob.Mount(mux, nil)
 	sw.Mount(mux)
+	if ctoken, err := cfg.ClusterToken.Resolve(env.getenv); err == nil && ctoken != "" {
+		// The agents make forks; the head node only needs their URLs.
+		agents := map[string]string{}
+		for _, n := range cfg.Nodes {
+			agents[n.Name] = strings.TrimSuffix(n.Agent, "/")
+		}
+		fs := forks.New(forks.Options{
+			Agent: func(node string) (forks.Agent, error) {
+				u, ok := agents[node]
+				if !ok || u == "" {
+					return nil, fmt.Errorf("%w: %q", forks.ErrUnknownNode, node)
+				}
+				return &agentapi.Client{BaseURL: u, Token: ctoken, HTTP: &http.Client{Timeout: 6 * time.Minute}}, nil
+			},
+			State: head.State, Record: events.Append, Log: log.With("component", "forks")})
+		fs.Mount(mux, head.RequireOperator)
+	} else {
+		log.Warn("no cluster token: the fork API is off (the agents accept only requests with it)", "err", err)
+	}
 	srv := &http.Server{Addr: cfg.Listen.API, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", cfg.Listen.API)
 	if err != nil {
