@@ -72,7 +72,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	peer := url.URL{Scheme: "http", Host: o.PeerAddr}
 	cfg.ListenClientUrls = clients
-	cfg.AdvertiseClientUrls = clients
+	cfg.AdvertiseClientUrls = advertised(clients)
 	cfg.ListenPeerUrls = []url.URL{peer}
 	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
@@ -104,6 +104,25 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		o.Log.Info("embedded etcd ready", "endpoints", endpoints, "dir", o.Dir)
 	}
 	return &Server{e: e, endpoints: endpoints}, nil
+}
+
+// advertised picks the client URLs etcd tells its clients about. Patroni
+// replaces its configured hosts by the member list it gets back, and a
+// loopback URL there points a node at itself (seen in the nodes' logs as
+// refused connections on every cluster discovery); the head node dials
+// loopback directly and needs no advertisement.
+func advertised(clients []url.URL) []url.URL {
+	var out []url.URL
+	for _, u := range clients {
+		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() || u.Hostname() == "localhost" {
+			continue
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return clients
+	}
+	return out
 }
 
 // Endpoints are the client URLs the server answers on.
