@@ -12,6 +12,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/fork"
+	"github.com/redswitch/redswitch/fork/pglocal"
 )
 
 // A primary that lost its power holds commits no replica received. When
@@ -53,7 +54,7 @@ func (s *supervisor) postmortem(ctx context.Context) {
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
 		return
 	}
-	if pid := postmasterPID(dir); pid > 0 {
+	if _, running := pglocal.RunningPID(dir); running {
 		return // running: not a crash we can look at
 	}
 	runCtx := ctx

@@ -417,6 +417,9 @@ func (e ExpectStep) String() string {
 	if e.Reinitialised != nil {
 		parts = append(parts, e.Reinitialised.String()+" reinitialised")
 	}
+	if e.Postmortem != nil {
+		parts = append(parts, "post-mortem fork of "+e.Postmortem.String())
+	}
 	if e.PowerCuts != nil {
 		parts = append(parts, fmt.Sprintf("power_cuts = %d", *e.PowerCuts))
 	}
