@@ -46,6 +46,9 @@ type Options struct {
 	// Nice is the niceness of each fork (fork.CreateOptions.Nice); default
 	// 10, -1 for none.
 	Nice int
+	// CheckpointSkipBelow is fork.CreateOptions.CheckpointSkipBelow: skip
+	// the source CHECKPOINT when less WAL than this follows its last one.
+	CheckpointSkipBelow int64
 	// User owns and runs the databases; default "postgres".
 	User string
 	Log  *slog.Logger
@@ -270,7 +273,7 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, 
 	}
 	name := fmt.Sprintf("bench-%d-%s", scale, m)
 	from := time.Now()
-	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice})
+	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CheckpointSkipBelow: o.CheckpointSkipBelow})
 	to := time.Now()
 	if err != nil {
 		return row, err

@@ -196,10 +196,12 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	clients := fs.Int("clients", 4, "load connections")
 	rate := fs.Float64("rate", 200, "total paced load, transactions per second")
 	steady := fs.Duration("steady", 10*time.Second, "steady-state window before the forks")
+	skip := fs.Int64("checkpoint-skip-below", 0, "skip the source CHECKPOINT before a snapshot when less WAL than this many bytes follows its last one (0: always checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o := forkbench.Options{Out: *out, WorkDir: *workDir, Clients: *clients, Rate: *rate, Steady: *steady, Log: env.log}
+	o := forkbench.Options{Out: *out, WorkDir: *workDir, Clients: *clients, Rate: *rate, Steady: *steady,
+		CheckpointSkipBelow: *skip, Log: env.log}
 	for _, s := range splitList(*scales) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
