@@ -12,7 +12,6 @@ import (
 // notYet names the library scenarios the rig cannot pass yet, and why.
 var notYet = map[string]string{
 	"primary-freeze": "fails on Patroni 3.0.2 (Debian 12) in 2 of 3 runs: after the thaw the old primary re-grants its expired etcd3 lease and writes the leader key unconditionally, stealing the lock; the new primary's acknowledged commits are rewound away (fixed upstream in 3.0.3, pull request 2693). The scenario reports the split brain and the lost commits; it stays out of CI until the image has a fixed Patroni",
-	"synchronous-standby-cut": "passes when the cut comes before Patroni has made the replica synchronous; once it is, one run (of three here) stalled writes for 27 s, until the standby returned, although the primary's walsender saw EOF at once in a manual run and Patroni dropped the standby within 1 s; not yet explained",
 }
 
 // TestLibraryRuns runs the whole library on containers, one cluster at a
