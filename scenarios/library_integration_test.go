@@ -10,8 +10,32 @@ import (
 )
 
 // notYet names the library scenarios the rig cannot pass yet, and why.
-var notYet = map[string]string{
-	"primary-freeze": "fails on Patroni 3.0.2 (Debian 12) in 2 of 3 runs: after the thaw the old primary re-grants its expired etcd3 lease and writes the leader key unconditionally, stealing the lock; the new primary's acknowledged commits are rewound away (fixed upstream in 3.0.3, pull request 2693). The scenario reports the split brain and the lost commits; it stays out of CI until the image has a fixed Patroni",
+var notYet = map[string]string{}
+
+// knownBugs are library scenarios that run in CI although the Patroni of
+// the image fails them some of the time: each may fail only with its bug's
+// signature (logged as reproduced); any other failure fails the test.
+var knownBugs = map[string]struct {
+	why       string
+	signature func(Result) bool
+}{
+	"primary-freeze": {
+		why: "Patroni 3.0.2 (Debian 12), seen in 2 of 3 runs: after the thaw the old primary re-grants its expired etcd3 lease and writes the leader key unconditionally, taking the lock back; the new primary's acknowledged commits are rewound away (fixed upstream in 3.0.3, pull request 2693)",
+		signature: func(r Result) bool {
+			// The old primary is primary again after the thaw, and the
+			// only failed checks are lost commits and split brain.
+			backAsPrimary := false
+			for _, st := range r.Steps {
+				if strings.Contains(st.Detail, "is the running primary") {
+					backAsPrimary = true
+				}
+				if !st.OK && !strings.Contains(st.Detail, "acknowledged commit(s) missing") && !strings.Contains(st.Detail, "split brain") {
+					return false
+				}
+			}
+			return backAsPrimary && r.Err == nil
+		},
+	},
 }
 
 // TestLibraryRuns runs the whole library on containers, one cluster at a
@@ -99,6 +123,10 @@ func TestLibraryRuns(t *testing.T) {
 				t.Errorf("negative-control measured a failover")
 			}
 		default:
+			if bug, ok := knownBugs[r.Name()]; ok && !r.Passed() && bug.signature(r) {
+				t.Logf("KNOWN BUG reproduced by %s: %s", r.Name(), bug.why)
+				continue
+			}
 			if !r.Passed() {
 				for _, s := range r.Steps {
 					if !s.OK {
