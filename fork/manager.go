@@ -83,12 +83,12 @@ type CreateOptions struct {
 	// CHECKPOINT, no backup functions, no SourceDSN; the copy is whatever
 	// the disk holds, and the fork's recovery replays all its WAL.
 	SourceStopped bool
-	Name      string // [a-z0-9][a-z0-9_-]*, at most 63 characters
-	Port      int
-	Dir       string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
-	Method    Method // Auto picks snapshot, then reflink, then copy if AllowCopy
-	AllowCopy bool   // permit a full copy when no copy-on-write method works
-	Settings  []Setting
+	Name          string // [a-z0-9][a-z0-9_-]*, at most 63 characters
+	Port          int
+	Dir           string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
+	Method        Method // Auto picks snapshot, then reflink, then copy if AllowCopy
+	AllowCopy     bool   // permit a full copy when no copy-on-write method works
+	Settings      []Setting
 	// CheckpointSkipBelow skips the source CHECKPOINT before a snapshot when
 	// less WAL than this many bytes was written since the source's last
 	// checkpoint: the fork replays that WAL itself, which costs the fork a

@@ -64,10 +64,10 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 			SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
 			MaximumLagOnFailover: *maxLag, Tags: tagMap,
 		},
-		ConfigPath: *configPath,
-		Token:      *token,
+		ConfigPath:      *configPath,
+		Token:           *token,
 		NoAutoHeal:      !*autoHeal,
 		PostmortemForks: *postmortem,
-		Log:        env.log,
+		Log:             env.log,
 	})
 }
