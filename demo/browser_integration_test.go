@@ -107,9 +107,11 @@ func TestBrowserDashboardOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`.node-col:nth-child(`+strconv.Itoa(idx)+`) .switch`)); err != nil {
-		t.Fatal(err)
-	}
+	// Clicked from the page's own script: the cards are re-rendered on
+	// every state message, and a node found by one DevTools call may be
+	// gone by the next (seen: "Could not find node with given id").
+	sel := `.node-col:nth-child(` + strconv.Itoa(idx) + `) .switch`
+	wait("the primary's switch clicked", `(() => { const b = document.querySelector("`+sel+`"); if (!b) return false; b.click(); return true; })()`, 10*time.Second)
 	wait("the old primary down", `document.querySelector('.node[data-name="`+h.Leader+`"] .role').textContent === "down"`, 20*time.Second)
 	wait("a new primary", `[...document.querySelectorAll("#nodes .node")].some(n => n.dataset.name !== "`+h.Leader+`" && n.querySelector(".role").textContent === "primary")`, 60*time.Second)
 	wait("the measured failover time", `/\d+(\.\d)? s · \d+ commits? lost/.test(document.getElementById("last-big").textContent)`, 60*time.Second)
