@@ -1,11 +1,11 @@
 package faults
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // statusOf maps an error to its HTTP status: the one place that decides.
@@ -27,17 +27,9 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
 
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
-}
+func writeError(w http.ResponseWriter, err error) { jsonapi.Error(w, statusOf(err), err) }
 
 // Mount adds the faults API to mux, every route behind guard (the head
 // node's operator check):

@@ -21,6 +21,7 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // Errors a request can meet, mapped to HTTP statuses by statusOf.
@@ -259,17 +260,9 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
 
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
-}
+func writeError(w http.ResponseWriter, err error) { jsonapi.Error(w, statusOf(err), err) }
 
 // Mount adds the forks API to mux, every route behind guard (the head
 // node's operator check: a fork's DSN carries a password):

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // apiError is an error with the HTTP status it maps to.
@@ -34,17 +36,9 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
 
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
-}
+func writeError(w http.ResponseWriter, err error) { jsonapi.Error(w, statusOf(err), err) }
 
 // Handler returns the head node's HTTP API. Extra routes (dashboard,
 // metrics, probe) are mounted by the caller on the returned mux.

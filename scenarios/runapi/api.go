@@ -1,10 +1,11 @@
 package runapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // statusOf maps an error to its HTTP status: the one place that decides.
@@ -24,15 +25,7 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Step texts hold "<=": keep them readable, as the reports do.
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
 
 // errorBody is {"error": "..."} plus, where there is one, the run in the
 // way (409 busy) or what the cluster lacks (422).
