@@ -29,12 +29,6 @@ const firstForkPort = 5440
 // gives up does not leave a half-made fork behind.
 const forkTimeout = 5 * time.Minute
 
-func (a *apiServer) forksDir() string { return a.sup.forksDir() }
-
-func (a *apiServer) forkCmd(ctx context.Context, args ...string) (string, error) {
-	return a.sup.forkCmd(ctx, args...)
-}
-
 func (s *supervisor) forksDir() string {
 	return filepath.Join(filepath.Dir(s.o.Patroni.DataDir), "forks")
 }
@@ -68,8 +62,9 @@ func lastJSON(out string) (string, error) {
 	return "", fmt.Errorf("no JSON in the fork command's output: %q", out)
 }
 
-func (a *apiServer) listForks(ctx context.Context) ([]fork.Fork, error) {
-	out, err := a.forkCmd(ctx, "list", "--dir", a.forksDir())
+// listForks reads the forks the node keeps.
+func (s *supervisor) listForks(ctx context.Context) ([]fork.Fork, error) {
+	out, err := s.forkCmd(ctx, "list", "--dir", s.forksDir())
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +123,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 	defer a.sup.forkMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), forkTimeout)
 	defer cancel()
-	existing, err := a.listForks(ctx)
+	existing, err := a.sup.listForks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +142,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 		return nil, httpError{http.StatusConflict, fmt.Errorf("port %d is taken on %s", req.Port, a.sup.o.Patroni.Name)}
 	}
 	p := a.sup.o.Patroni
-	out, err := a.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", a.sup.localDSN(), "--dir", a.forksDir(),
+	out, err := a.sup.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", a.sup.localDSN(), "--dir", a.sup.forksDir(),
 		"--bin-dir", p.BinDir, "--name", req.Name, "--port", strconv.Itoa(req.Port), "--allow-copy")
 	if err != nil {
 		return nil, err
@@ -166,7 +161,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 }
 
 func (a *apiServer) forks(r *http.Request) (any, error) {
-	fl, err := a.listForks(r.Context())
+	fl, err := a.sup.listForks(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +179,7 @@ func (a *apiServer) destroyFork(r *http.Request) (any, error) {
 	}
 	a.sup.forkMu.Lock()
 	defer a.sup.forkMu.Unlock()
-	fl, err := a.listForks(r.Context())
+	fl, err := a.sup.listForks(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +192,7 @@ func (a *apiServer) destroyFork(r *http.Request) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), forkTimeout)
 	defer cancel()
-	if _, err := a.forkCmd(ctx, "destroy", "--dir", a.forksDir(), name); err != nil {
+	if _, err := a.sup.forkCmd(ctx, "destroy", "--dir", a.sup.forksDir(), name); err != nil {
 		return nil, err
 	}
 	a.log.Info("fork destroyed", "fork", name)

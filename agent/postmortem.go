@@ -67,21 +67,19 @@ func (s *supervisor) postmortem(ctx context.Context) {
 	s.forkMu.Lock()
 	defer s.forkMu.Unlock()
 	used := map[int]bool{}
-	if listing, err := s.forkCmd(ctx, "list", "--dir", s.forksDir()); err == nil {
-		if j, err := lastJSON(listing); err == nil {
-			var fl []fork.Fork
-			_ = json.Unmarshal([]byte(j), &fl)
-			for _, f := range fl {
-				if strings.HasPrefix(f.Name, PostmortemPrefix) {
-					if _, err := s.forkCmd(ctx, "destroy", "--dir", s.forksDir(), f.Name); err != nil {
-						s.log.Warn("old post-mortem fork not destroyed", "fork", f.Name, "err", err)
-						used[f.Port] = true
-					}
-					continue
-				}
-				used[f.Port] = true
+	fl, err := s.listForks(ctx)
+	if err != nil {
+		s.log.Warn("post-mortem: cannot list the forks kept so far", "err", err)
+	}
+	for _, f := range fl {
+		if strings.HasPrefix(f.Name, PostmortemPrefix) {
+			_, err := s.forkCmd(ctx, "destroy", "--dir", s.forksDir(), f.Name)
+			if err == nil {
+				continue
 			}
+			s.log.Warn("old post-mortem fork not destroyed", "fork", f.Name, "err", err)
 		}
+		used[f.Port] = true
 	}
 	port, err := freeForkPort(used, tcpListening)
 	if err != nil {

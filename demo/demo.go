@@ -292,15 +292,19 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		return d, fmt.Errorf("demo: give the agents their token: %w", err)
 	}
 	var members []headnode.Member
-	var drv headnode.Power = d.Rig
-	agents := map[string]power.AgentClient{}
 	for _, n := range d.Rig.Nodes() {
 		members = append(members, headnode.Member{Name: n.Name, Address: n.Address})
-		c := agentapi.NewClient(n.Address, cluster.AgentPort, d.clusterToken)
-		c.HTTP.Timeout = 5 * time.Second
-		agents[n.Name] = c
 	}
+	var drv headnode.Power = d.Rig
 	if o.Power == PowerAgent {
+		agents := map[string]power.AgentClient{}
+		for _, m := range members {
+			// Polled every second: a node that does not answer must not
+			// hold the poll up for long.
+			if c, ok := d.agent(m.Name, 5*time.Second); ok {
+				agents[m.Name] = c
+			}
+		}
 		drv = power.NewAgent(agents)
 	}
 	d.Head, err = headnode.New(headnode.Options{

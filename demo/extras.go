@@ -20,19 +20,13 @@ func (d *Demo) mountExtras(mux *http.ServeMux) {
 
 // mountForks serves the fork API: the nodes' agents make the forks.
 func (d *Demo) mountForks(mux *http.ServeMux) {
-	addrs := map[string]string{}
-	for _, n := range d.Rig.Nodes() {
-		addrs[n.Name] = n.Address
-	}
 	d.forks = forks.New(forks.Options{
 		Agent: func(node string) (forks.Agent, error) {
-			a, ok := addrs[node]
+			// A copy fallback on a big database takes minutes.
+			c, ok := d.agent(node, 6*time.Minute)
 			if !ok {
 				return nil, fmt.Errorf("%w: %q", forks.ErrUnknownNode, node)
 			}
-			c := agentapi.NewClient(a, cluster.AgentPort, d.clusterToken)
-			// A copy fallback on a big database takes minutes.
-			c.HTTP.Timeout = 6 * time.Minute
 			return c, nil
 		},
 		State:  d.Head.State,
@@ -40,6 +34,19 @@ func (d *Demo) mountForks(mux *http.ServeMux) {
 		Log:    d.Opts.Log.With("component", "forks"),
 	})
 	d.forks.Mount(mux, d.Head.RequireOperator)
+}
+
+// agent returns a client of a node's agent carrying this run's cluster
+// token, with the given request timeout; false for a node the rig lacks.
+func (d *Demo) agent(node string, timeout time.Duration) (*agentapi.Client, bool) {
+	for _, n := range d.Rig.Nodes() {
+		if n.Name == node {
+			c := agentapi.NewClient(n.Address, cluster.AgentPort, d.clusterToken)
+			c.HTTP.Timeout = timeout
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 // Forks returns the demo's fork service.

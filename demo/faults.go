@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redswitch/redswitch/agentapi"
-	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/faults"
 )
 
@@ -60,14 +59,9 @@ func (d *Demo) newFaults() (*faults.Manager, error) {
 		return nil, fmt.Errorf("etcd endpoint %q: %w", eps[1], err)
 	}
 	port, _ := strconv.Atoi(portS)
-	token := d.clusterToken
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps[:1], DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
-	}
-	addrs := map[string]string{}
-	for _, n := range d.Rig.Nodes() {
-		addrs[n.Name] = n.Address
 	}
 	// A node with a bounded volume of its own may be filled whole; one
 	// whose data shares the host's disk keeps the faults' default bound,
@@ -83,11 +77,11 @@ func (d *Demo) newFaults() (*faults.Manager, error) {
 			Freezer: d.Rig,
 			Files:   d.Rig,
 			Agent: func(node string) (faults.Agent, error) {
-				a, ok := addrs[node]
+				c, ok := d.agent(node, 30*time.Second)
 				if !ok {
 					return nil, fmt.Errorf("%w: %q", faults.ErrUnknownTarget, node)
 				}
-				return agentapi.NewClient(a, cluster.AgentPort, token), nil
+				return c, nil
 			},
 			State: d.Head.State,
 			Etcd:  agentapi.Peer{Address: host, Port: port},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -67,6 +68,21 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 		return fmt.Errorf("switches: %w", err)
 	}
 	defer backend.Close()
+	// The agents accept only requests carrying the cluster token: soft
+	// power cuts and forks need it, the rest of the booth does not.
+	ctoken, ctErr := cfg.ClusterToken.Resolve(env.getenv)
+	if ctErr == nil && ctoken == "" {
+		ctErr = errors.New("no cluster_token or cluster_token_env in the booth file")
+	}
+	agentOf := func(node string, timeout time.Duration) (*agentapi.Client, bool) {
+		for _, n := range cfg.Nodes {
+			if n.Name == node && n.Agent != "" {
+				return &agentapi.Client{BaseURL: strings.TrimSuffix(n.Agent, "/"), Token: ctoken,
+					HTTP: &http.Client{Timeout: timeout}}, true
+			}
+		}
+		return nil, false
+	}
 	var drv headnode.Power
 	var relay *power.Relay
 	switch cfg.Power {
@@ -80,14 +96,14 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 	case booth.PowerObserve:
 		drv = power.NewObserve()
 	case booth.PowerAgent:
-		ctoken, err := cfg.ClusterToken.Resolve(env.getenv)
-		if err != nil || ctoken == "" {
-			return usagef("%s: power: agent needs the cluster token: %v", cfg.File, err)
+		if ctErr != nil {
+			return usagef("%s: power: agent needs the cluster token: %v", cfg.File, ctErr)
 		}
 		agents := map[string]power.AgentClient{}
 		for _, n := range cfg.Nodes {
-			agents[n.Name] = &agentapi.Client{BaseURL: strings.TrimSuffix(n.Agent, "/"), Token: ctoken,
-				HTTP: &http.Client{Timeout: 5 * time.Second}}
+			if c, ok := agentOf(n.Name, 5*time.Second); ok {
+				agents[n.Name] = c
+			}
 		}
 		drv = power.NewAgent(agents)
 	default:
@@ -160,24 +176,20 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 	mux := head.Handler()
 	ob.Mount(mux, nil)
 	sw.Mount(mux)
-	if ctoken, err := cfg.ClusterToken.Resolve(env.getenv); err == nil && ctoken != "" {
-		// The agents make forks; the head node only needs their URLs.
-		agents := map[string]string{}
-		for _, n := range cfg.Nodes {
-			agents[n.Name] = strings.TrimSuffix(n.Agent, "/")
-		}
+	if ctErr == nil {
 		fs := forks.New(forks.Options{
 			Agent: func(node string) (forks.Agent, error) {
-				u, ok := agents[node]
-				if !ok || u == "" {
+				// The agents make the forks; a copy fallback takes minutes.
+				c, ok := agentOf(node, 6*time.Minute)
+				if !ok {
 					return nil, fmt.Errorf("%w: %q", forks.ErrUnknownNode, node)
 				}
-				return &agentapi.Client{BaseURL: u, Token: ctoken, HTTP: &http.Client{Timeout: 6 * time.Minute}}, nil
+				return c, nil
 			},
 			State: head.State, Record: events.Append, Log: log.With("component", "forks")})
 		fs.Mount(mux, head.RequireOperator)
 	} else {
-		log.Warn("no cluster token: the fork API is off (the agents accept only requests with it)", "err", err)
+		log.Warn("no cluster token: the fork API is off (the agents accept only requests with it)", "err", ctErr)
 	}
 	srv := &http.Server{Addr: cfg.Listen.API, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", cfg.Listen.API)
