@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,12 +45,19 @@ type Options struct {
 	// ForkWrites is how many transactions run on each fork before its disk
 	// usage is measured; default 2000.
 	ForkWrites int
+	// Repeat is how many forks each method makes per scale; the primary's
+	// latency is pooled over them. Default 3.
+	Repeat int
+	// Settings go into every fork's configuration (fork.CreateOptions).
+	Settings []fork.Setting
 	// Nice is the niceness of each fork (fork.CreateOptions.Nice); default
 	// 10, -1 for none.
 	Nice int
 	// CheckpointSkipBelow is fork.CreateOptions.CheckpointSkipBelow: skip
 	// the source CHECKPOINT when less WAL than this follows its last one.
 	CheckpointSkipBelow int64
+	// Source is SourceReplica (default) or SourcePrimary.
+	Source string
 	// User owns and runs the databases; default "postgres".
 	User string
 	Log  *slog.Logger
@@ -79,6 +88,9 @@ func (o *Options) defaults() {
 	if o.Settle <= 0 {
 		o.Settle = 3 * time.Second
 	}
+	if o.Repeat <= 0 {
+		o.Repeat = 3
+	}
 	if o.ForkWrites <= 0 {
 		o.ForkWrites = 2000
 	}
@@ -89,6 +101,9 @@ func (o *Options) defaults() {
 	}
 	if o.User == "" {
 		o.User = "postgres"
+	}
+	if o.Source == "" {
+		o.Source = SourceReplica
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -107,6 +122,9 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("forkbench: scale %d is not positive", s)
 		}
 	}
+	if o.Source != SourceReplica && o.Source != SourcePrimary {
+		return fmt.Errorf("forkbench: source %q: want %q or %q", o.Source, SourceReplica, SourcePrimary)
+	}
 	owner, err := pglocal.LookupOwner(o.User)
 	if err != nil {
 		return fmt.Errorf("forkbench: %w", err)
@@ -114,16 +132,16 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return fmt.Errorf("forkbench: %w", err)
 	}
-	mnt, storage, unmount, err := storageFor(ctx, o)
+	st, err := storageFor(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer unmount()
+	defer st.unmount()
 
-	res := Results{Machine: machine(ctx, o, storage)}
+	res := Results{Machine: machine(ctx, o, st.desc)}
 	var runErrs []error
 	for _, scale := range o.Scales {
-		rows, err := runScale(ctx, o, owner, mnt, scale)
+		rows, err := runScale(ctx, o, owner, st, scale)
 		res.Rows = append(res.Rows, rows...)
 		if err != nil {
 			runErrs = append(runErrs, fmt.Errorf("scale %d: %w", scale, err))
@@ -141,36 +159,72 @@ func Run(ctx context.Context, o Options) error {
 	return errors.Join(runErrs...)
 }
 
-// storageFor returns a btrfs directory for the databases, mounting a loop
-// image when WorkDir is not on btrfs.
-func storageFor(ctx context.Context, o Options) (string, string, func(), error) {
+// storage says where the bench's databases live.
+type storage struct {
+	primary string // the loaded primary's directory
+	forks   string // the forked source's (replica or primary) and the forks'
+	desc    string // for the report
+	unmount func()
+}
+
+// storageFor finds btrfs for the databases, mounting loop images when
+// WorkDir is not on btrfs. A replica and its forks get a filesystem of
+// their own, apart from the primary's, as each node has on the rig: a fork
+// of a replica then shares nothing with the primary but the machine.
+func storageFor(ctx context.Context, o Options) (storage, error) {
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return "", "", nil, fmt.Errorf("forkbench: %w", err)
+		return storage{}, fmt.Errorf("forkbench: %w", err)
 	}
 	if on, err := fork.OnBtrfs(o.WorkDir); err != nil {
-		return "", "", nil, fmt.Errorf("forkbench: %w", err)
+		return storage{}, fmt.Errorf("forkbench: %w", err)
 	} else if on {
-		return o.WorkDir, "btrfs at " + o.WorkDir, func() {}, nil
+		return storage{primary: o.WorkDir, forks: o.WorkDir, desc: "btrfs at " + o.WorkDir + ", one filesystem for every server", unmount: func() {}}, nil
 	}
 	maxScale := 0
 	for _, s := range o.Scales {
 		maxScale = max(maxScale, s)
 	}
+	var mounted []string
+	unmount := func() {
+		for _, img := range mounted {
+			mnt := strings.TrimSuffix(img, ".img")
+			if err := fork.Unmount(context.WithoutCancel(ctx), mnt); err != nil {
+				o.Log.Error("unmount bench btrfs", "err", err)
+			}
+			os.Remove(img)
+		}
+	}
+	mount := func(name string, size int64) (string, error) {
+		img := filepath.Join(o.WorkDir, name+".img")
+		mnt := filepath.Join(o.WorkDir, name)
+		if err := fork.EnsureBtrfs(ctx, o.Log, img, mnt, size); err != nil {
+			return "", fmt.Errorf("forkbench: %w", err)
+		}
+		mounted = append(mounted, img)
+		return mnt, nil
+	}
 	// Source plus one full copy plus WAL, with room to spare.
-	size := int64(3<<30) + int64(maxScale)*40<<20
-	img, mnt := filepath.Join(o.WorkDir, "forkbench-btrfs.img"), filepath.Join(o.WorkDir, "mnt")
-	if err := fork.EnsureBtrfs(ctx, o.Log, img, mnt, size); err != nil {
-		return "", "", nil, fmt.Errorf("forkbench: %w", err)
+	forksSize := int64(3<<30) + int64(maxScale)*40<<20
+	forks, err := mount("forks", forksSize)
+	if err != nil {
+		return storage{}, err
+	}
+	st := storage{primary: forks, forks: forks, unmount: unmount}
+	if o.Source == SourceReplica {
+		if st.primary, err = mount("primary", int64(3<<30)+int64(maxScale)*20<<20); err != nil {
+			unmount()
+			return storage{}, err
+		}
 	}
 	var backing syscall.Statfs_t
 	_ = syscall.Statfs(o.WorkDir, &backing)
-	storage := fmt.Sprintf("btrfs on a loop device (sparse %s image on a filesystem of type 0x%x)", bytesHuman(size), backing.Type)
-	return mnt, storage, func() {
-		if err := fork.Unmount(context.WithoutCancel(ctx), mnt); err != nil {
-			o.Log.Error("unmount bench btrfs", "err", err)
-		}
-		os.Remove(img)
-	}, nil
+	st.desc = fmt.Sprintf("btrfs on loop devices (sparse images on a filesystem of type 0x%x); ", backing.Type)
+	if o.Source == SourceReplica {
+		st.desc += "the primary on one, the replica and its forks on another"
+	} else {
+		st.desc += "the primary and its forks on one"
+	}
+	return st, nil
 }
 
 // PgbenchInitArgs builds `pgbench -i` for a scale.
@@ -178,59 +232,138 @@ func PgbenchInitArgs(binDir string, port, scale int) []string {
 	return []string{filepath.Join(binDir, "pgbench"), "-i", "-q", "-s", strconv.Itoa(scale), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "postgres"}
 }
 
-// runScale builds a source at one scale, loads it, and forks it by each method.
-func runScale(ctx context.Context, o Options, owner pglocal.Owner, mnt string, scale int) (rows []Row, err error) {
-	log := o.Log.With("scale", scale)
-	dir := filepath.Join(mnt, fmt.Sprintf("src-%d", scale))
+// Source kinds: which member of a primary/replica pair is forked.
+const (
+	// SourceReplica forks a streaming replica while the load runs on its
+	// primary: what `redswitch fork create` does by default, and the
+	// primary's latency is the production cost of a fork.
+	SourceReplica = "replica"
+	// SourcePrimary forks the loaded server itself (no replica), the worst
+	// case: its own CHECKPOINT and the fork's I/O share its filesystem.
+	SourcePrimary = "primary"
+)
+
+// pgServer is one bench server: its data directory and how to reach it.
+type pgServer struct {
+	srv  pglocal.Server
+	port int
+	dsn  string
+}
+
+// newServer makes a server in a fresh subvolume at dir: initdb'd, or
+// streaming from primary when primary is not nil. stop undoes it all.
+func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, primary *pgServer) (s *pgServer, stop func() error, err error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port)
+	s = &pgServer{port: port, dsn: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port),
+		srv: pglocal.Server{BinDir: o.BinDir, DataDir: dir, LogFile: dir + ".log", Owner: owner}}
 	if err := fork.CreateSubvolume(ctx, dir, owner); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srv := pglocal.Server{BinDir: o.BinDir, DataDir: dir, LogFile: dir + ".log", Owner: owner}
-	defer func() {
+	stop = func() error {
 		cctx := context.WithoutCancel(ctx)
-		err = errors.Join(err, srv.Stop(cctx, "immediate"))
+		err := s.srv.Stop(cctx, "immediate")
 		if _, derr := pglocal.Run(cctx, pglocal.Owner{}, fork.DeleteSubvolumeArgs(dir)); derr != nil {
 			err = errors.Join(err, derr)
 		}
-		os.Remove(srv.LogFile)
+		os.Remove(s.srv.LogFile)
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, stop())
+		}
 	}()
-	if err := srv.InitDB(ctx); err != nil {
-		return nil, err
+	conf := fmt.Sprintf("\n# forkbench\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nshared_buffers = '128MB'\nmax_wal_size = '2GB'\n", port)
+	if primary == nil {
+		if err := s.srv.InitDB(ctx); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		// -R writes standby.signal and primary_conninfo; the copied
+		// postgresql.conf still names the primary's port, overridden below.
+		args := []string{filepath.Join(o.BinDir, "pg_basebackup"), "-d", primary.dsn, "-D", dir, "-X", "stream", "-c", "fast", "-R", "--no-sync"}
+		if _, err := pglocal.Run(ctx, owner, args); err != nil {
+			return nil, nil, fmt.Errorf("replica: %w", err)
+		}
 	}
-	conf := fmt.Sprintf("\n# forkbench source\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nshared_buffers = '128MB'\nmax_wal_size = '2GB'\n", port)
 	if err := appendFile(filepath.Join(dir, "postgresql.conf"), conf); err != nil {
+		return nil, nil, err
+	}
+	if err := s.srv.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return s, stop, nil
+}
+
+// waitStreaming waits until the primary reports the replica streaming.
+func waitStreaming(ctx context.Context, primaryDSN string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		var n int
+		err := queryRow(ctx, primaryDSN, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &n)
+		if err == nil && n > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("replica not streaming: %w", errors.Join(ctx.Err(), err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runScale builds a primary at one scale (and a replica of it unless the
+// primary itself is forked), loads the primary, and forks the source by
+// each method.
+func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, scale int) (rows []Row, err error) {
+	log := o.Log.With("scale", scale, "source", o.Source)
+	primaryDir := filepath.Join(st.primary, fmt.Sprintf("primary-%d", scale))
+	primary, stopPrimary, err := newServer(ctx, o, owner, primaryDir, nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return nil, err
-	}
-	log.Info("pgbench -i", "dir", dir)
+	defer func() { err = errors.Join(err, stopPrimary()) }()
+	log.Info("pgbench -i", "dir", primaryDir)
 	start := time.Now()
-	if _, err := pglocal.Run(ctx, owner, PgbenchInitArgs(o.BinDir, port, scale)); err != nil {
+	if _, err := pglocal.Run(ctx, owner, PgbenchInitArgs(o.BinDir, primary.port, scale)); err != nil {
 		return nil, err
 	}
 	// A production source has no gigabyte of freshly loaded, unflushed
 	// data: flush the load so the forks' CHECKPOINT sees a steady state.
-	if err := execOne(ctx, dsn, "CHECKPOINT"); err != nil {
+	if err := execOne(ctx, primary.dsn, "CHECKPOINT"); err != nil {
 		return nil, err
+	}
+	src := primary
+	if o.Source == SourceReplica {
+		replica, stopReplica, err := newServer(ctx, o, owner, filepath.Join(st.forks, fmt.Sprintf("replica-%d", scale)), primary)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, stopReplica()) }()
+		if err := waitStreaming(ctx, primary.dsn); err != nil {
+			return nil, err
+		}
+		src = replica
 	}
 	syscall.Sync()
 	var dbBytes int64
-	if err := queryRow(ctx, dsn, "SELECT pg_database_size('postgres')", &dbBytes); err != nil {
+	if err := queryRow(ctx, primary.dsn, "SELECT pg_database_size('postgres')", &dbBytes); err != nil {
 		return nil, err
 	}
 	log.Info("source ready", "db_bytes", dbBytes, "took", time.Since(start).Round(time.Millisecond))
 
-	ld, err := startLoad(ctx, dsn, scale, o.Clients, o.Rate)
+	ld, err := startLoad(ctx, primary.dsn, scale, o.Clients, o.Rate)
 	if err != nil {
 		return nil, err
 	}
 	defer ld.stop()
+	// The first seconds carry the replica's catching up and cold caches.
+	if err := sleep(ctx, o.Settle); err != nil {
+		return nil, err
+	}
 	steadyFrom := time.Now()
 	if err := sleep(ctx, o.Steady); err != nil {
 		return nil, err
@@ -238,7 +371,7 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, mnt string, s
 	steady := Summarize(ld.window(steadyFrom, time.Now()))
 	log.Info("steady state", "p50_ms", steady.P50, "p99_ms", steady.P99, "max_ms", steady.Max, "n", steady.N)
 
-	mgr, err := fork.NewManager(fork.Config{Dir: filepath.Join(mnt, "forks"), BinDir: o.BinDir, Log: o.Log})
+	mgr, err := fork.NewManager(fork.Config{Dir: filepath.Join(st.forks, "forks"), BinDir: o.BinDir, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +380,8 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, mnt string, s
 		if err := sleep(ctx, o.Settle); err != nil {
 			return rows, err
 		}
-		row, err := forkOnce(ctx, o, mgr, ld, dir, dsn, scale, m)
+		row, err := forkMethod(ctx, o, mgr, ld, src.srv.DataDir, src.dsn, scale, m)
+		row.Source = o.Source
 		row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs = finite(steady.P50), finite(steady.P99), finite(steady.Max)
 		row.SourceDBBytes = dbBytes
 		if err != nil {
@@ -263,20 +397,71 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, mnt string, s
 	return rows, errors.Join(errs...)
 }
 
-// forkOnce forks the loaded source by one method, writes to the fork,
-// measures its disk usage and destroys it.
-func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, dsn string, scale int, m fork.Method) (Row, error) {
+// forkMethod forks the loaded source Repeat times by one method and pools
+// the primary's transactions of every fork's window: the p99 of a single
+// sub-second window is little more than its largest sample, while the
+// steady figure it is held against comes from thousands. The first fork
+// also takes writes and has its disk usage measured.
+func forkMethod(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, dsn string, scale int, m fork.Method) (Row, error) {
 	row := Row{Scale: scale, Method: string(m)}
+	var during []time.Duration
+	var writable []float64
+	var ts []fork.Timings
+	for i := range o.Repeat {
+		if i > 0 {
+			if err := sleep(ctx, o.Settle); err != nil {
+				return row, err
+			}
+		}
+		tr, err := forkOnce(ctx, o, mgr, ld, src, dsn, scale, m, i == 0)
+		if err != nil {
+			return row, err
+		}
+		if i == 0 {
+			row.DiskBytes = tr.disk
+		}
+		during = append(during, tr.during...)
+		writable = append(writable, tr.timings.ToWritable.Seconds())
+		ts = append(ts, tr.timings)
+		ph := tr.phases
+		row.PhaseMaxMs = PhaseLatency{Checkpoint: max(row.PhaseMaxMs.Checkpoint, ph.Checkpoint), Copy: max(row.PhaseMaxMs.Copy, ph.Copy),
+			Start: max(row.PhaseMaxMs.Start, ph.Start), Promote: max(row.PhaseMaxMs.Promote, ph.Promote)}
+	}
+	lat := Summarize(during)
+	row.Forks = len(writable)
+	row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples = finite(lat.P50), finite(lat.P99), finite(lat.Max), lat.N
+	row.ToWritableS = median(writable)
+	row.ToWritableMaxS = slices.Max(writable)
+	mid := ts[medianIndex(writable)]
+	row.CheckpointS, row.CopyS = mid.Checkpoint.Seconds(), mid.Snapshot.Seconds()
+	row.StartS, row.PromoteS = (mid.Prepare + mid.Start).Seconds(), mid.Promote.Seconds()
+	o.Log.Info("forks writable", "scale", scale, "method", m, "forks", row.Forks, "to_writable_s", row.ToWritableS,
+		"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", row.Samples)
+	return row, nil
+}
+
+// trial is one fork's figures.
+type trial struct {
+	timings fork.Timings
+	during  []time.Duration // the primary's transactions overlapping the fork
+	phases  PhaseLatency
+	disk    int64
+}
+
+// forkOnce forks the loaded source once; with writes, it then writes to the
+// fork and measures its disk usage. The fork is destroyed.
+func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, dsn string, scale int, m fork.Method, writes bool) (trial, error) {
+	var tr trial
 	port, err := freePort()
 	if err != nil {
-		return row, err
+		return tr, err
 	}
 	name := fmt.Sprintf("bench-%d-%s", scale, m)
 	from := time.Now()
-	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CheckpointSkipBelow: o.CheckpointSkipBelow})
+	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CheckpointSkipBelow: o.CheckpointSkipBelow, Settings: o.Settings})
 	to := time.Now()
 	if err != nil {
-		return row, err
+		return tr, err
 	}
 	defer func() {
 		if err := mgr.Destroy(context.WithoutCancel(ctx), name); err != nil {
@@ -286,32 +471,55 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, 
 		// gigabyte of dirty copy.
 		syscall.Sync()
 	}()
-	during := Summarize(ld.window(from, to))
-	row.ToWritableS = f.Timings.ToWritable.Seconds()
-	row.CheckpointS, row.CopyS = f.Timings.Checkpoint.Seconds(), f.Timings.Snapshot.Seconds()
-	row.StartS, row.PromoteS = f.Timings.Start.Seconds(), f.Timings.Promote.Seconds()
-	row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples = finite(during.P50), finite(during.P99), finite(during.Max), during.N
-	o.Log.Info("fork writable", "scale", scale, "method", m, "to_writable_s", row.ToWritableS,
-		"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", during.N)
-
+	tr.timings = f.Timings
+	tr.during = ld.window(from, to)
+	tr.phases = phaseMax(ld, to, f.Timings)
+	if !writes {
+		return tr, nil
+	}
 	conn, err := pgx.Connect(ctx, f.DSN)
 	if err != nil {
-		return row, fmt.Errorf("connect to fork: %w", err)
+		return tr, fmt.Errorf("connect to fork: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	rng := rand.New(rand.NewPCG(uint64(scale), 7))
 	for i := 0; i < o.ForkWrites; i++ {
 		if err := tpcb(ctx, conn, scale, rng); err != nil {
-			return row, fmt.Errorf("write to fork: %w", err)
+			return tr, fmt.Errorf("write to fork: %w", err)
 		}
 	}
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return row, fmt.Errorf("checkpoint fork: %w", err)
+		return tr, fmt.Errorf("checkpoint fork: %w", err)
 	}
-	if row.DiskBytes, err = fork.DiskUsage(ctx, f.Dir); err != nil {
-		return row, err
+	if tr.disk, err = fork.DiskUsage(ctx, f.Dir); err != nil {
+		return tr, err
 	}
-	return row, nil
+	return tr, nil
+}
+
+// median of a non-empty list.
+func median(v []float64) float64 { return v[medianIndex(v)] }
+
+// medianIndex is the index of the lower median of v.
+func medianIndex(v []float64) int {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
+	return idx[(len(v)-1)/2]
+}
+
+// phaseMax finds the worst source transaction of each phase. Create
+// reports durations, not instants: the phases are laid end to end back
+// from the moment the fork was writable.
+func phaseMax(ld *load, end time.Time, t fork.Timings) PhaseLatency {
+	maxIn := func(from, to time.Time) float64 { return finite(Summarize(ld.window(from, to)).Max) }
+	promote := end.Add(-t.Promote)
+	start := promote.Add(-t.Start - t.Prepare)
+	cp := start.Add(-t.Snapshot)
+	ckpt := cp.Add(-t.Checkpoint)
+	return PhaseLatency{Checkpoint: maxIn(ckpt, cp), Copy: maxIn(cp, start), Start: maxIn(start, promote), Promote: maxIn(promote, end)}
 }
 
 func write(out string, r Results) error {

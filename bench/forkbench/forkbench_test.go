@@ -75,6 +75,54 @@ func TestOverlapping(t *testing.T) {
 	}
 }
 
+func TestPhaseMax(t *testing.T) {
+	end := time.Unix(2000, 0)
+	at := func(ms int) time.Time { return end.Add(time.Duration(ms) * time.Millisecond) }
+	// Phases laid back from end: promote [-100,0], start+prepare
+	// [-400,-100], copy [-450,-400], checkpoint [-650,-450].
+	tm := fork.Timings{Checkpoint: 200 * time.Millisecond, Snapshot: 50 * time.Millisecond, Prepare: 100 * time.Millisecond,
+		Start: 200 * time.Millisecond, Promote: 100 * time.Millisecond}
+	tests := []struct {
+		name    string
+		samples []sample
+		want    PhaseLatency
+	}{
+		{"none", nil, PhaseLatency{}},
+		{"one per phase", []sample{
+			{at(-600), 3 * time.Millisecond},
+			{at(-430), 7 * time.Millisecond},
+			{at(-300), 11 * time.Millisecond},
+			{at(-50), 5 * time.Millisecond},
+		}, PhaseLatency{Checkpoint: 3, Copy: 7, Start: 11, Promote: 5}},
+		{"a long one spans phases", []sample{{at(-500), 380 * time.Millisecond}}, PhaseLatency{Checkpoint: 380, Copy: 380, Start: 380}},
+		{"before the fork", []sample{{at(-900), 10 * time.Millisecond}}, PhaseLatency{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := phaseMax(&load{samples: tt.samples}, end, tm); got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+		idx  int
+	}{
+		{[]float64{5}, 5, 0},
+		{[]float64{3, 1, 2}, 2, 2},
+		{[]float64{4, 1, 3, 2}, 2, 3}, // the lower median
+	}
+	for _, tt := range tests {
+		if got, idx := median(tt.in), medianIndex(tt.in); got != tt.want || idx != tt.idx {
+			t.Errorf("median(%v) = %v at %d, want %v at %d", tt.in, got, idx, tt.want, tt.idx)
+		}
+	}
+}
+
 func TestPgbenchInitArgs(t *testing.T) {
 	got := strings.Join(PgbenchInitArgs("/usr/lib/postgresql/15/bin", 5433, 100), " ")
 	want := "/usr/lib/postgresql/15/bin/pgbench -i -q -s 100 -h 127.0.0.1 -p 5433 -U postgres postgres"
@@ -87,9 +135,9 @@ func sampleResults() Results {
 	return Results{
 		Machine: Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Rows: []Row{
-			{Scale: 10, Method: "snapshot", ToWritableS: 0.9, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
-			{Scale: 10, Method: "copy", Error: "cp: no space | left"},
-			{Scale: 100, Method: "basebackup", ToWritableS: 12.5, LatencyP50Ms: 3, LatencyP99Ms: 30, LatencyMaxMs: 80, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 1600 << 20, CopyS: 11, StartS: 1, PromoteS: 0.2, Samples: 2500, SourceDBBytes: 1500 << 20},
+			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
+			{Scale: 10, Method: "copy", Source: "replica", Error: "cp: no space | left"},
+			{Scale: 100, Method: "basebackup", Source: "primary", Forks: 1, ToWritableS: 12.5, ToWritableMaxS: 12.5, PhaseMaxMs: PhaseLatency{Copy: 80, Start: 30, Promote: 9}, LatencyP50Ms: 3, LatencyP99Ms: 30, LatencyMaxMs: 80, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 1600 << 20, CopyS: 11, StartS: 1, PromoteS: 0.2, Samples: 2500, SourceDBBytes: 1500 << 20},
 		},
 	}
 }
@@ -126,8 +174,11 @@ func TestParseResults(t *testing.T) {
 		{"no rows", `{"rows":[]}`, "field rows: empty"},
 		{"bad scale", `{"rows":[{"scale":0,"method":"snapshot"}]}`, "rows[0].scale"},
 		{"bad method", `{"rows":[{"scale":1,"method":"zfs"}]}`, "rows[0].method"},
-		{"zero time", `{"rows":[{"scale":1,"method":"copy","steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_s"},
-		{"order", `{"rows":[{"scale":1,"method":"copy","to_writable_s":1,"latency_p50_ms":5,"latency_p99_ms":1,"latency_max_ms":9,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "out of order"},
+		{"bad source", `{"rows":[{"scale":1,"method":"copy","source":"standby"}]}`, "rows[0].source"},
+		{"no forks", `{"rows":[{"scale":1,"method":"copy","source":"replica","to_writable_s":1,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].forks"},
+		{"max below median", `{"rows":[{"scale":1,"method":"copy","source":"replica","forks":2,"to_writable_s":2,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_max_s"},
+		{"zero time", `{"rows":[{"scale":1,"method":"copy","source":"replica","steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_s"},
+		{"order", `{"rows":[{"scale":1,"method":"copy","source":"primary","to_writable_s":1,"latency_p50_ms":5,"latency_p99_ms":1,"latency_max_ms":9,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "out of order"},
 		{"unknown field", `{"rows":[],"extra":1}`, `unknown field "extra"`},
 	}
 	for _, tt := range tests {
@@ -143,7 +194,7 @@ func TestParseResults(t *testing.T) {
 func FuzzParseResults(f *testing.F) {
 	good, _ := json.Marshal(sampleResults())
 	f.Add(good)
-	f.Add([]byte(`{"rows":[{"scale":1,"method":"copy"}]}`))
+	f.Add([]byte(`{"rows":[{"scale":1,"method":"copy","source":"replica"}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := ParseResults(in)
 		if err != nil {
@@ -204,7 +255,7 @@ func TestRunScale1(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	err := Run(ctx, Options{Scales: []int{1}, Out: out, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Log: log})
+	err := Run(ctx, Options{Scales: []int{1}, Out: out, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Repeat: 2, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +272,7 @@ func TestRunScale1(t *testing.T) {
 	}
 	for i, m := range fork.Methods {
 		r := res.Rows[i]
-		if r.Method != string(m) || r.Scale != 1 || r.Error != "" || r.DiskBytes <= 0 || r.Samples == 0 {
+		if r.Method != string(m) || r.Source != SourceReplica || r.Forks != 2 || r.Scale != 1 || r.Error != "" || r.DiskBytes <= 0 || r.Samples == 0 {
 			t.Errorf("row %d: %+v", i, r)
 		}
 	}

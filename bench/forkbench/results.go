@@ -10,29 +10,50 @@ import (
 	"github.com/redswitch/redswitch/fork"
 )
 
-// Row is one fork of one method at one scale. Latencies are the source's,
-// in milliseconds: steady_* before any fork, latency_* during this fork.
+// Row is one fork of one method at one scale. Latencies are the loaded
+// primary's, in milliseconds: steady_* before any fork, latency_* during
+// this fork.
 type Row struct {
-	Scale        int     `json:"scale"`
-	Method       string  `json:"method"`
-	ToWritableS  float64 `json:"to_writable_s"`
-	LatencyP50Ms float64 `json:"latency_p50_ms"`
-	LatencyP99Ms float64 `json:"latency_p99_ms"`
-	LatencyMaxMs float64 `json:"latency_max_ms"`
-	SteadyP50Ms  float64 `json:"steady_p50_ms"`
-	SteadyP99Ms  float64 `json:"steady_p99_ms"`
-	SteadyMaxMs  float64 `json:"steady_max_ms"`
-	DiskBytes    int64   `json:"disk_bytes"`
+	Scale  int    `json:"scale"`
+	Method string `json:"method"`
+	// Source is what was forked: "replica" (a streaming replica of the
+	// loaded primary) or "primary" (the loaded primary itself).
+	Source string `json:"source"`
+	// Forks is how many forks were made; to_writable_s is their median,
+	// the latency_* figures pool their windows.
+	Forks          int     `json:"forks"`
+	ToWritableS    float64 `json:"to_writable_s"`
+	ToWritableMaxS float64 `json:"to_writable_max_s"`
+	LatencyP50Ms   float64 `json:"latency_p50_ms"`
+	LatencyP99Ms   float64 `json:"latency_p99_ms"`
+	LatencyMaxMs   float64 `json:"latency_max_ms"`
+	SteadyP50Ms    float64 `json:"steady_p50_ms"`
+	SteadyP99Ms    float64 `json:"steady_p99_ms"`
+	SteadyMaxMs    float64 `json:"steady_max_ms"`
+	DiskBytes      int64   `json:"disk_bytes"`
 
-	// Phases of the fork (see fork.Timings), seconds.
+	// Phases of the median fork (see fork.Timings), seconds; start
+	// includes preparing the copy.
 	CheckpointS float64 `json:"checkpoint_s"`
 	CopyS       float64 `json:"copy_s"`
 	StartS      float64 `json:"start_s"`
 	PromoteS    float64 `json:"promote_s"`
+	// The worst source transaction overlapping each phase, milliseconds:
+	// which step of the fork the source feels.
+	PhaseMaxMs PhaseLatency `json:"phase_max_ms"`
 	// Transactions in the latency window and the source's database size.
 	Samples       int    `json:"samples"`
 	SourceDBBytes int64  `json:"source_db_bytes"`
 	Error         string `json:"error,omitempty"`
+}
+
+// PhaseLatency holds one latency figure per fork phase, milliseconds; 0
+// where no transaction overlapped the phase.
+type PhaseLatency struct {
+	Checkpoint float64 `json:"checkpoint"`
+	Copy       float64 `json:"copy"`
+	Start      float64 `json:"start"` // the recipe and pg_ctl start
+	Promote    float64 `json:"promote"`
 }
 
 // Machine describes where the bench ran.
@@ -76,6 +97,9 @@ func ParseResults(data []byte) (Results, error) {
 		if _, err := fork.ParseMethod(row.Method); err != nil || row.Method == "" {
 			return Results{}, fmt.Errorf("results.json: rows[%d].method: %q is not a fork method", i, row.Method)
 		}
+		if row.Source != SourceReplica && row.Source != SourcePrimary {
+			return Results{}, fmt.Errorf("results.json: rows[%d].source: %q: want \"replica\" or \"primary\"", i, row.Source)
+		}
 		if row.Error != "" {
 			continue
 		}
@@ -87,6 +111,12 @@ func ParseResults(data []byte) (Results, error) {
 		}
 		if row.LatencyP50Ms > row.LatencyP99Ms || row.LatencyP99Ms > row.LatencyMaxMs || row.SteadyP50Ms > row.SteadyP99Ms || row.SteadyP99Ms > row.SteadyMaxMs {
 			return Results{}, fmt.Errorf("results.json: rows[%d]: percentiles out of order", i)
+		}
+		if row.Forks < 1 {
+			return Results{}, fmt.Errorf("results.json: rows[%d].forks: %d, want at least 1", i, row.Forks)
+		}
+		if row.ToWritableMaxS < row.ToWritableS {
+			return Results{}, fmt.Errorf("results.json: rows[%d].to_writable_max_s: %v is below the median %v", i, row.ToWritableMaxS, row.ToWritableS)
 		}
 		if row.DiskBytes < 0 {
 			return Results{}, fmt.Errorf("results.json: rows[%d].disk_bytes: %d is negative", i, row.DiskBytes)
@@ -112,26 +142,37 @@ func RenderReport(r Results) string {
 	if m.LoadAvgStart != "" || m.LoadAvgEnd != "" {
 		fmt.Fprintf(&b, "Host load average (1/5/15 min) at start: %s; at end: %s.\n", m.LoadAvgStart, m.LoadAvgEnd)
 	}
-	fmt.Fprintf(&b, "Load on the source: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction.\n\n", m.Clients, m.LoadTPS)
-	b.WriteString("| scale | DB size | method | to writable (s) | checkpoint / copy / start / promote (s) | source p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | fork disk after writes |\n")
-	b.WriteString("|---:|---:|---|---:|---|---|---|---:|---:|\n")
+	fmt.Fprintf(&b, "Load on the primary: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction, measured on the primary whichever member is forked.\n\n", m.Clients, m.LoadTPS)
+	b.WriteString("| scale | DB size | source | method | to writable (s) | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | worst per phase (ms) | fork disk after writes |\n")
+	b.WriteString("|---:|---:|---|---|---:|---|---|---|---:|---|---:|\n")
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(&b, "| %d | %s | %s | failed: %s | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | failed: %s | | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
 			continue
 		}
 		ratio := "–"
 		if row.SteadyP99Ms > 0 {
 			ratio = fmt.Sprintf("%.2f×", row.LatencyP99Ms/row.SteadyP99Ms)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d) | %.1f / %.1f / %.1f | %s | %s |\n",
-			row.Scale, bytesHuman(row.SourceDBBytes), row.Method, row.ToWritableS,
+		ph := row.PhaseMaxMs
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
+			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS,
 			row.CheckpointS, row.CopyS, row.StartS, row.PromoteS,
-			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples,
-			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio, bytesHuman(row.DiskBytes))
+			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples, forks(row.Forks),
+			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio,
+			ph.Checkpoint, ph.Copy, ph.Start, ph.Promote, bytesHuman(row.DiskBytes))
 	}
-	b.WriteString("\nFork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
+	b.WriteString("\nTo writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
+	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
+	b.WriteString("Fork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
 	return b.String()
+}
+
+func forks(n int) string {
+	if n == 1 {
+		return "1 fork"
+	}
+	return fmt.Sprintf("%d forks", n)
 }
 
 func bytesHuman(n int64) string {

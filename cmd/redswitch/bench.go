@@ -188,7 +188,7 @@ func runBenchBoot(ctx context.Context, env *environ, args []string) error {
 }
 
 func runBenchFork(ctx context.Context, env *environ, args []string) error {
-	fs := newFlags(env, "bench fork", "Forks a loaded PostgreSQL 15 by each method per pgbench scale and measures the time to a\nwritable fork, the source's latency during the fork and the fork's disk; needs root (btrfs).")
+	fs := newFlags(env, "bench fork", "Forks a streaming replica of a loaded PostgreSQL 15 primary (or the primary) by each method\nper pgbench scale and measures the time to a writable fork, the primary's latency during the\nfork and the fork's disk; needs root (btrfs).")
 	scales := fs.String("scales", "1", "comma-separated pgbench scales")
 	methods := fs.String("methods", "", "comma-separated fork methods (default: snapshot, reflink, basebackup, copy)")
 	out := fs.String("out", "out/bench-fork", "output directory")
@@ -196,12 +196,29 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	clients := fs.Int("clients", 4, "load connections")
 	rate := fs.Float64("rate", 200, "total paced load, transactions per second")
 	steady := fs.Duration("steady", 10*time.Second, "steady-state window before the forks")
+	source := fs.String("source", forkbench.SourceReplica, "what to fork: replica (a streaming replica of the loaded primary, as `fork create` does by default) or primary (the loaded primary itself)")
+	nice := fs.Int("nice", 10, "niceness of each fork's server and copy commands (-1: none)")
+	repeat := fs.Int("repeat", 3, "forks per method and scale; the primary's latency pools their windows")
+	settings := fs.String("fork-settings", "", "comma-separated key=value settings for every fork's postgresql.conf")
 	skip := fs.Int64("checkpoint-skip-below", 0, "skip the source CHECKPOINT before a snapshot when less WAL than this many bytes follows its last one (0: always checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	o := forkbench.Options{Out: *out, WorkDir: *workDir, Clients: *clients, Rate: *rate, Steady: *steady,
-		CheckpointSkipBelow: *skip, Log: env.log}
+		CheckpointSkipBelow: *skip, Source: *source, Repeat: *repeat, Nice: *nice, Log: env.log}
+	if *repeat < 1 {
+		return usagef("--repeat %d: want at least 1", *repeat)
+	}
+	for _, kv := range splitList(*settings) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return usagef("--fork-settings: %q: want key=value", kv)
+		}
+		o.Settings = append(o.Settings, fork.Setting{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	}
+	if *source != forkbench.SourceReplica && *source != forkbench.SourcePrimary {
+		return usagef("--source %q: want replica or primary", *source)
+	}
 	for _, s := range splitList(*scales) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
