@@ -141,8 +141,11 @@ func Run(ctx context.Context, o Options) error {
 	res := Results{Machine: machine(ctx, o, st.desc)}
 	var runErrs []error
 	for _, scale := range o.Scales {
-		rows, err := runScale(ctx, o, owner, st, scale)
+		rows, ctl, err := runScale(ctx, o, owner, st, scale)
 		res.Rows = append(res.Rows, rows...)
+		if ctl.Windows > 0 {
+			res.Controls = append(res.Controls, ctl)
+		}
 		if err != nil {
 			runErrs = append(runErrs, fmt.Errorf("scale %d: %w", scale, err))
 			if ctx.Err() != nil {
@@ -190,8 +193,10 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 			mnt := strings.TrimSuffix(img, ".img")
 			if err := fork.Unmount(context.WithoutCancel(ctx), mnt); err != nil {
 				o.Log.Error("unmount bench btrfs", "err", err)
+				continue
 			}
 			os.Remove(img)
+			os.Remove(mnt)
 		}
 	}
 	mount := func(name string, size int64) (string, error) {
@@ -318,126 +323,170 @@ func waitStreaming(ctx context.Context, primaryDSN string) error {
 // runScale builds a primary at one scale (and a replica of it unless the
 // primary itself is forked), loads the primary, and forks the source by
 // each method.
-func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, scale int) (rows []Row, err error) {
+func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, scale int) (rows []Row, ctl Control, err error) {
 	log := o.Log.With("scale", scale, "source", o.Source)
 	primaryDir := filepath.Join(st.primary, fmt.Sprintf("primary-%d", scale))
 	primary, stopPrimary, err := newServer(ctx, o, owner, primaryDir, nil)
 	if err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	defer func() { err = errors.Join(err, stopPrimary()) }()
 	log.Info("pgbench -i", "dir", primaryDir)
 	start := time.Now()
 	if _, err := pglocal.Run(ctx, owner, PgbenchInitArgs(o.BinDir, primary.port, scale)); err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	// A production source has no gigabyte of freshly loaded, unflushed
 	// data: flush the load so the forks' CHECKPOINT sees a steady state.
 	if err := execOne(ctx, primary.dsn, "CHECKPOINT"); err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	src := primary
 	if o.Source == SourceReplica {
 		replica, stopReplica, err := newServer(ctx, o, owner, filepath.Join(st.forks, fmt.Sprintf("replica-%d", scale)), primary)
 		if err != nil {
-			return nil, err
+			return nil, ctl, err
 		}
 		defer func() { err = errors.Join(err, stopReplica()) }()
 		if err := waitStreaming(ctx, primary.dsn); err != nil {
-			return nil, err
+			return nil, ctl, err
 		}
 		src = replica
 	}
 	syscall.Sync()
 	var dbBytes int64
 	if err := queryRow(ctx, primary.dsn, "SELECT pg_database_size('postgres')", &dbBytes); err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	log.Info("source ready", "db_bytes", dbBytes, "took", time.Since(start).Round(time.Millisecond))
 
 	ld, err := startLoad(ctx, primary.dsn, scale, o.Clients, o.Rate)
 	if err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	defer ld.stop()
 	// The first seconds carry the replica's catching up and cold caches.
 	if err := sleep(ctx, o.Settle); err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	steadyFrom := time.Now()
 	if err := sleep(ctx, o.Steady); err != nil {
-		return nil, err
+		return nil, ctl, err
 	}
 	steady := Summarize(ld.window(steadyFrom, time.Now()))
 	log.Info("steady state", "p50_ms", steady.P50, "p99_ms", steady.P99, "max_ms", steady.Max, "n", steady.N)
 
 	mgr, err := fork.NewManager(fork.Config{Dir: filepath.Join(st.forks, "forks"), BinDir: o.BinDir, Log: o.Log})
 	if err != nil {
-		return nil, err
+		return nil, ctl, err
+	}
+	// Rounds: each round forks once by every method, then holds a null
+	// control window (no fork) as long as the round's quickest fork. Drift
+	// of the machine over the run then falls on every method alike.
+	accs := make([]methodAcc, len(o.Methods))
+	var pooled []time.Duration
+	for round := range o.Repeat {
+		quickest := time.Duration(0)
+		for i, m := range o.Methods {
+			if accs[i].err != nil {
+				continue
+			}
+			if err := sleep(ctx, o.Settle); err != nil {
+				return rows, ctl, err
+			}
+			tr, err := forkOnce(ctx, o, mgr, ld, st.forks, src.srv.DataDir, src.dsn, scale, m, round == 0)
+			if err != nil {
+				accs[i].err = err
+				log.Error("fork failed", "method", m, "err", err)
+				if ctx.Err() != nil {
+					return rows, ctl, ctx.Err()
+				}
+				continue
+			}
+			accs[i].add(tr, round == 0)
+			if quickest == 0 || tr.timings.ToWritable < quickest {
+				quickest = tr.timings.ToWritable
+			}
+		}
+		if quickest > 0 {
+			if err := sleep(ctx, o.Settle); err != nil {
+				return rows, ctl, err
+			}
+			from := time.Now()
+			if err := sleep(ctx, quickest); err != nil {
+				return rows, ctl, err
+			}
+			pooled = append(pooled, ld.window(from, time.Now())...)
+			ctl.Windows++
+			ctl.WindowS += quickest.Seconds()
+		}
 	}
 	var errs []error
-	for _, m := range o.Methods {
-		if err := sleep(ctx, o.Settle); err != nil {
-			return rows, err
-		}
-		row, err := forkMethod(ctx, o, mgr, ld, src.srv.DataDir, src.dsn, scale, m)
+	for i, m := range o.Methods {
+		row := accs[i].row(scale, m)
 		row.Source = o.Source
 		row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs = finite(steady.P50), finite(steady.P99), finite(steady.Max)
 		row.SourceDBBytes = dbBytes
-		if err != nil {
-			row.Error = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", m, err))
-			log.Error("fork failed", "method", m, "err", err)
+		if accs[i].err != nil {
+			row = Row{Scale: scale, Method: string(m), Source: o.Source, SourceDBBytes: dbBytes, Error: accs[i].err.Error()}
+			errs = append(errs, fmt.Errorf("%s: %w", m, accs[i].err))
+		} else {
+			log.Info("forks writable", "method", m, "forks", row.Forks, "to_writable_s", row.ToWritableS,
+				"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", row.Samples)
 		}
 		rows = append(rows, row)
+	}
+	if ctl.Windows > 0 {
+		lat := Summarize(pooled)
+		ctl.WindowS /= float64(ctl.Windows)
+		ctl.Scale, ctl.Source, ctl.SteadyP99Ms = scale, o.Source, finite(steady.P99)
+		ctl.P50Ms, ctl.P99Ms, ctl.MaxMs, ctl.Samples = finite(lat.P50), finite(lat.P99), finite(lat.Max), lat.N
 	}
 	if n, lastErr := ld.errors(); n > 0 {
 		errs = append(errs, fmt.Errorf("source load: %d failed transactions, last: %w", n, lastErr))
 	}
-	return rows, errors.Join(errs...)
+	return rows, ctl, errors.Join(errs...)
 }
 
-// forkMethod forks the loaded source Repeat times by one method and pools
-// the primary's transactions of every fork's window: the p99 of a single
+// methodAcc gathers one method's forks over the rounds. The primary's
+// transactions of every fork's window are pooled: the p99 of a single
 // sub-second window is little more than its largest sample, while the
-// steady figure it is held against comes from thousands. The first fork
-// also takes writes and has its disk usage measured.
-func forkMethod(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, dsn string, scale int, m fork.Method) (Row, error) {
-	row := Row{Scale: scale, Method: string(m)}
-	var during []time.Duration
-	var writable []float64
-	var ts []fork.Timings
-	for i := range o.Repeat {
-		if i > 0 {
-			if err := sleep(ctx, o.Settle); err != nil {
-				return row, err
-			}
-		}
-		tr, err := forkOnce(ctx, o, mgr, ld, src, dsn, scale, m, i == 0)
-		if err != nil {
-			return row, err
-		}
-		if i == 0 {
-			row.DiskBytes = tr.disk
-		}
-		during = append(during, tr.during...)
-		writable = append(writable, tr.timings.ToWritable.Seconds())
-		ts = append(ts, tr.timings)
-		ph := tr.phases
-		row.PhaseMaxMs = PhaseLatency{Checkpoint: max(row.PhaseMaxMs.Checkpoint, ph.Checkpoint), Copy: max(row.PhaseMaxMs.Copy, ph.Copy),
-			Start: max(row.PhaseMaxMs.Start, ph.Start), Promote: max(row.PhaseMaxMs.Promote, ph.Promote)}
+// steady figure it is held against comes from thousands.
+type methodAcc struct {
+	during   []time.Duration
+	writable []float64
+	timings  []fork.Timings
+	phases   PhaseLatency
+	disk     int64
+	err      error // the first failure; the method is not forked again
+}
+
+func (a *methodAcc) add(tr trial, first bool) {
+	if first {
+		a.disk = tr.disk
 	}
-	lat := Summarize(during)
-	row.Forks = len(writable)
+	a.during = append(a.during, tr.during...)
+	a.writable = append(a.writable, tr.timings.ToWritable.Seconds())
+	a.timings = append(a.timings, tr.timings)
+	ph := tr.phases
+	a.phases = PhaseLatency{Checkpoint: max(a.phases.Checkpoint, ph.Checkpoint), Copy: max(a.phases.Copy, ph.Copy),
+		Start: max(a.phases.Start, ph.Start), Promote: max(a.phases.Promote, ph.Promote)}
+}
+
+// row summarizes the forks; the phase timings are the median fork's.
+func (a *methodAcc) row(scale int, m fork.Method) Row {
+	row := Row{Scale: scale, Method: string(m), Forks: len(a.writable), DiskBytes: a.disk, PhaseMaxMs: a.phases}
+	if len(a.writable) == 0 {
+		return row
+	}
+	lat := Summarize(a.during)
 	row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples = finite(lat.P50), finite(lat.P99), finite(lat.Max), lat.N
-	row.ToWritableS = median(writable)
-	row.ToWritableMaxS = slices.Max(writable)
-	mid := ts[medianIndex(writable)]
+	row.ToWritableS = median(a.writable)
+	row.ToWritableMaxS = slices.Max(a.writable)
+	mid := a.timings[medianIndex(a.writable)]
 	row.CheckpointS, row.CopyS = mid.Checkpoint.Seconds(), mid.Snapshot.Seconds()
 	row.StartS, row.PromoteS = (mid.Prepare + mid.Start).Seconds(), mid.Promote.Seconds()
-	o.Log.Info("forks writable", "scale", scale, "method", m, "forks", row.Forks, "to_writable_s", row.ToWritableS,
-		"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", row.Samples)
-	return row, nil
+	return row
 }
 
 // trial is one fork's figures.
@@ -450,7 +499,7 @@ type trial struct {
 
 // forkOnce forks the loaded source once; with writes, it then writes to the
 // fork and measures its disk usage. The fork is destroyed.
-func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, dsn string, scale int, m fork.Method, writes bool) (trial, error) {
+func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, fs, src, dsn string, scale int, m fork.Method, writes bool) (trial, error) {
 	var tr trial
 	port, err := freePort()
 	if err != nil {
@@ -467,9 +516,12 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, src, 
 		if err := mgr.Destroy(context.WithoutCancel(ctx), name); err != nil {
 			o.Log.Error("destroy bench fork", "fork", name, "err", err)
 		}
-		// Let the next fork start from flushed storage, not this one's
-		// gigabyte of dirty copy.
+		// Let the next fork start from quiet storage, not this one's
+		// gigabyte of dirty copy or a subvolume the cleaner still deletes.
 		syscall.Sync()
+		if _, err := pglocal.Run(context.WithoutCancel(ctx), pglocal.Owner{}, []string{"btrfs", "subvolume", "sync", fs}); err != nil {
+			o.Log.Warn("wait for the btrfs cleaner", "err", err)
+		}
 	}()
 	tr.timings = f.Timings
 	tr.during = ld.window(from, to)

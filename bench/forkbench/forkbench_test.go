@@ -133,7 +133,8 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine: Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Controls: []Control{{Scale: 10, Source: "replica", Windows: 3, WindowS: 0.5, P50Ms: 2, P99Ms: 5, MaxMs: 7, Samples: 300, SteadyP99Ms: 6}},
 		Rows: []Row{
 			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
 			{Scale: 10, Method: "copy", Source: "replica", Error: "cp: no space | left"},
@@ -179,6 +180,8 @@ func TestParseResults(t *testing.T) {
 		{"max below median", `{"rows":[{"scale":1,"method":"copy","source":"replica","forks":2,"to_writable_s":2,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_max_s"},
 		{"zero time", `{"rows":[{"scale":1,"method":"copy","source":"replica","steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_s"},
 		{"order", `{"rows":[{"scale":1,"method":"copy","source":"primary","to_writable_s":1,"latency_p50_ms":5,"latency_p99_ms":1,"latency_max_ms":9,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "out of order"},
+		{"bad control", `{"rows":[{"scale":1,"method":"copy","source":"replica","error":"x"}],"controls":[{"scale":1,"windows":0,"window_s":1}]}`, "controls[0]"},
+		{"control order", `{"rows":[{"scale":1,"method":"copy","source":"replica","error":"x"}],"controls":[{"scale":1,"windows":1,"window_s":1,"p50_ms":3,"p99_ms":2,"max_ms":4}]}`, "controls[0]: percentiles"},
 		{"unknown field", `{"rows":[],"extra":1}`, `unknown field "extra"`},
 	}
 	for _, tt := range tests {
@@ -284,6 +287,9 @@ func TestRunScale1(t *testing.T) {
 		t.Error("report.md does not match results.json")
 	}
 	checkImages(t, filepath.Join(out, "fork.png"), filepath.Join(out, "fork.svg"))
+	if len(res.Controls) != 1 || res.Controls[0].Samples == 0 || res.Controls[0].Windows != 2 {
+		t.Errorf("controls: %+v, want one for scale 1 with samples from 2 windows", res.Controls)
+	}
 	if ents, _ := os.ReadDir(filepath.Join(out, "work")); len(ents) > 1 {
 		t.Errorf("work directory not cleaned: %v", ents)
 	}

@@ -73,10 +73,25 @@ type Machine struct {
 	LoadAvgEnd   string `json:"loadavg_end"`
 }
 
+// Control is the null control of one scale: windows as long as the
+// quickest fork, with no fork in them, pooled like a row's forks.
+type Control struct {
+	Scale       int     `json:"scale"`
+	Source      string  `json:"source"`
+	Windows     int     `json:"windows"`
+	WindowS     float64 `json:"window_s"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	Samples     int     `json:"samples"`
+	SteadyP99Ms float64 `json:"steady_p99_ms"`
+}
+
 // Results is results.json.
 type Results struct {
-	Rows    []Row   `json:"rows"`
-	Machine Machine `json:"machine"`
+	Rows     []Row     `json:"rows"`
+	Controls []Control `json:"controls,omitempty"`
+	Machine  Machine   `json:"machine"`
 }
 
 // ParseResults decodes and checks results.json; errors name the row and field.
@@ -122,6 +137,14 @@ func ParseResults(data []byte) (Results, error) {
 			return Results{}, fmt.Errorf("results.json: rows[%d].disk_bytes: %d is negative", i, row.DiskBytes)
 		}
 	}
+	for i, c := range r.Controls {
+		if c.Scale <= 0 || c.Windows <= 0 || !(c.WindowS > 0) || math.IsInf(c.WindowS, 0) {
+			return Results{}, fmt.Errorf("results.json: controls[%d]: scale, windows and window_s must be positive", i)
+		}
+		if c.P50Ms > c.P99Ms || c.P99Ms > c.MaxMs || c.P50Ms < 0 || c.SteadyP99Ms < 0 {
+			return Results{}, fmt.Errorf("results.json: controls[%d]: percentiles out of order", i)
+		}
+	}
 	return r, nil
 }
 
@@ -161,6 +184,14 @@ func RenderReport(r Results) string {
 			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples, forks(row.Forks),
 			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio,
 			ph.Checkpoint, ph.Copy, ph.Start, ph.Promote, bytesHuman(row.DiskBytes))
+	}
+	for _, c := range r.Controls {
+		ratio := "–"
+		if c.SteadyP99Ms > 0 {
+			ratio = fmt.Sprintf("%.2f×", c.P99Ms/c.SteadyP99Ms)
+		}
+		fmt.Fprintf(&b, "\nNull control, scale %d (%s source): %d windows of %.2f s with no fork: primary p50 / p99 / max %.1f / %.1f / %.1f ms (n=%d), p99 ratio %s.\n",
+			c.Scale, c.Source, c.Windows, c.WindowS, c.P50Ms, c.P99Ms, c.MaxMs, c.Samples, ratio)
 	}
 	b.WriteString("\nTo writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
 	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
