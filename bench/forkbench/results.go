@@ -166,23 +166,31 @@ func RenderReport(r Results) string {
 		fmt.Fprintf(&b, "Host load average (1/5/15 min) at start: %s; at end: %s.\n", m.LoadAvgStart, m.LoadAvgEnd)
 	}
 	fmt.Fprintf(&b, "Load on the primary: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction, measured on the primary whichever member is forked.\n\n", m.Clients, m.LoadTPS)
-	b.WriteString("| scale | DB size | source | method | to writable (s) | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | worst per phase (ms) | fork disk after writes |\n")
-	b.WriteString("|---:|---:|---|---|---:|---|---|---|---:|---|---:|\n")
+	b.WriteString("| scale | DB size | source | method | to writable (s) | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | p99 vs control | worst per phase (ms) | fork disk after writes |\n")
+	b.WriteString("|---:|---:|---|---|---:|---|---|---|---:|---:|---|---:|\n")
+	controlP99 := map[int]float64{}
+	for _, c := range r.Controls {
+		controlP99[c.Scale] = c.P99Ms
+	}
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | failed: %s | | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | failed: %s | | | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
 			continue
 		}
 		ratio := "–"
 		if row.SteadyP99Ms > 0 {
 			ratio = fmt.Sprintf("%.2f×", row.LatencyP99Ms/row.SteadyP99Ms)
 		}
+		vsControl := "–"
+		if c := controlP99[row.Scale]; c > 0 {
+			vsControl = fmt.Sprintf("%.2f×", row.LatencyP99Ms/c)
+		}
 		ph := row.PhaseMaxMs
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
 			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS,
 			row.CheckpointS, row.CopyS, row.StartS, row.PromoteS,
 			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples, forks(row.Forks),
-			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio,
+			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio, vsControl,
 			ph.Checkpoint, ph.Copy, ph.Start, ph.Promote, bytesHuman(row.DiskBytes))
 	}
 	for _, c := range r.Controls {
@@ -193,7 +201,8 @@ func RenderReport(r Results) string {
 		fmt.Fprintf(&b, "\nNull control, scale %d (%s source): %d windows of %.2f s with no fork: primary p50 / p99 / max %.1f / %.1f / %.1f ms (n=%d), p99 ratio %s.\n",
 			c.Scale, c.Source, c.Windows, c.WindowS, c.P50Ms, c.P99Ms, c.MaxMs, c.Samples, ratio)
 	}
-	b.WriteString("\nTo writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
+	b.WriteString("\nP99 ratio: against the steady window before any fork (the target's measure). P99 vs control: against the null control of the same scale, windows with no fork interleaved with the forks, so the machine's own drift over the run (the primary's timed checkpoints, the previous fork's write-back) falls on both.\n")
+	b.WriteString("To writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
 	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
 	b.WriteString("Fork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
 	return b.String()
