@@ -88,7 +88,8 @@ func (a *apiServer) forkInfo(f fork.Fork) agentapi.ForkInfo {
 	return agentapi.ForkInfo{Name: f.Name, Node: p.Name, Port: f.Port, DSN: u.String(), Method: string(f.Method),
 		Timeline: f.Timeline, CreatedAt: f.CreatedAt, Running: f.Running,
 		ToWritableS: f.Timings.ToWritable.Seconds(), CheckpointS: f.Timings.Checkpoint.Seconds(),
-		CopyS: f.Timings.Snapshot.Seconds(), StartS: f.Timings.Start.Seconds(), PromoteS: f.Timings.Promote.Seconds()}
+		CopyS: f.Timings.Snapshot.Seconds(), StartS: f.Timings.Start.Seconds(), PromoteS: f.Timings.Promote.Seconds(),
+		ReplayBytes: f.ReplayBytes}
 }
 
 // freeForkPort picks the lowest port from firstForkPort that no fork uses

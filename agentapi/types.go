@@ -106,6 +106,9 @@ type ForkInfo struct {
 	CopyS       float64 `json:"copy_s"`
 	StartS      float64 `json:"start_s"`
 	PromoteS    float64 `json:"promote_s"`
+	// ReplayBytes is the WAL the fork replayed before it was writable,
+	// when known (fork.Fork.ReplayBytes): why a replica's fork can be slow.
+	ReplayBytes int64 `json:"replay_bytes,omitempty"`
 }
 
 // DecodeForkRequest parses and checks a fork request's shape; the agent

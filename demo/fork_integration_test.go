@@ -105,8 +105,11 @@ func TestForkReplicaUnderProbeLoad(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &f); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("fork %s of %s: %s, writable in %.2f s (checkpoint %.2f, copy %.2f, start %.2f, promote %.2f), request %.2f s, timeline %d (cluster %d)",
-		f.Name, f.Node, f.Method, f.ToWritableS, f.CheckpointS, f.CopyS, f.StartS, f.PromoteS, time.Since(start).Seconds(), f.Timeline, primaryTL)
+	t.Logf("fork %s of %s: %s, writable in %.2f s (checkpoint %.2f, copy %.2f, start %.2f, promote %.2f) after replaying %d bytes of WAL, request %.2f s, timeline %d (cluster %d)",
+		f.Name, f.Node, f.Method, f.ToWritableS, f.CheckpointS, f.CopyS, f.StartS, f.PromoteS, f.ReplayBytes, time.Since(start).Seconds(), f.Timeline, primaryTL)
+	if f.ReplayBytes <= 0 {
+		t.Errorf("replay_bytes %d: the agent did not report the WAL its snapshot fork replayed", f.ReplayBytes)
+	}
 	if f.Node == h.Leader {
 		t.Errorf("forked the primary %s; the default source is a replica", f.Node)
 	}

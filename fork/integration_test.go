@@ -301,7 +301,12 @@ func TestSnapshotForkUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("snapshot fork: %+v", f.Timings)
+	t.Logf("snapshot fork: %+v, replayed %d bytes", f.Timings, f.ReplayBytes)
+	// At least the CHECKPOINT record itself follows the redo point, and
+	// the load writes more; a gigabyte would mean the figure is wrong.
+	if f.ReplayBytes <= 0 || f.ReplayBytes > 1<<30 {
+		t.Errorf("ReplayBytes = %d, want the WAL since the CHECKPOINT", f.ReplayBytes)
+	}
 	time.Sleep(200 * time.Millisecond)
 	if load.err() != nil {
 		t.Fatalf("write load failed during the fork: %v", load.err())
@@ -495,7 +500,10 @@ func TestForkOfStandby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("standby fork: %+v", f.Timings)
+	t.Logf("standby fork: %+v, replayed %d bytes", f.Timings, f.ReplayBytes)
+	if f.ReplayBytes <= 0 {
+		t.Errorf("ReplayBytes = %d: a standby's fork replays from its last restartpoint", f.ReplayBytes)
+	}
 	if f.Method != Snapshot {
 		t.Errorf("method = %q", f.Method)
 	}
@@ -570,6 +578,9 @@ func TestForkOfCrashedSource(t *testing.T) {
 			}
 			if f.Timings.Checkpoint > time.Second {
 				t.Errorf("a stopped source needs no checkpoint, took %v", f.Timings.Checkpoint)
+			}
+			if f.ReplayBytes != 0 {
+				t.Errorf("a stopped source's replay is unknown, yet ReplayBytes = %d", f.ReplayBytes)
 			}
 		})
 	}

@@ -123,7 +123,14 @@ type Fork struct {
 	SourceDir string    `json:"source_dir"`
 	LogFile   string    `json:"log_file"`
 	Timings   Timings   `json:"timings"`
-	Running   bool      `json:"running"` // as of the List or Create that returned it
+	// ReplayBytes is the WAL between the source's redo point after its
+	// CHECKPOINT and its position at the snapshot: what the fork replays
+	// before it is writable, and so most of its start time. A standby's
+	// CHECKPOINT only reaches the last checkpoint record it replayed, so a
+	// replica's forks may replay up to a checkpoint interval of WAL. Known
+	// for snapshots of a running source only; 0 otherwise.
+	ReplayBytes int64 `json:"replay_bytes,omitempty"`
+	Running     bool  `json:"running"` // as of the List or Create that returned it
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -269,11 +276,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	}()
 
 	var t Timings
+	var replay int64
 	switch method {
 	case Snapshot:
 		start := time.Now()
 		if !o.SourceStopped {
-			if err := checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
+			if replay, err = checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
 				return Fork{}, fmt.Errorf("checkpoint source: %w", err)
 			}
 		}
@@ -335,11 +343,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	t.ToWritable = time.Since(begin)
 
 	f = Fork{Name: o.Name, Port: o.Port, Dir: dst, Method: method, Timeline: tl, CreatedAt: begin.UTC(),
-		DSN: forkDSN, SourceDir: src, LogFile: srv.LogFile, Timings: t, Running: true}
+		DSN: forkDSN, SourceDir: src, LogFile: srv.LogFile, Timings: t, ReplayBytes: replay, Running: true}
 	if err := writeMeta(m.metaPath(o.Name), f); err != nil {
 		return Fork{}, err
 	}
-	log.Info("fork writable", "port", o.Port, "timeline", tl, "to_writable", t.ToWritable.Round(time.Millisecond),
+	log.Info("fork writable", "port", o.Port, "timeline", tl, "to_writable", t.ToWritable.Round(time.Millisecond), "replay_bytes", replay,
 		"checkpoint", t.Checkpoint.Round(time.Millisecond), "copy", t.Snapshot.Round(time.Millisecond),
 		"start", t.Start.Round(time.Millisecond), "promote", t.Promote.Round(time.Millisecond))
 	return f, nil
@@ -479,26 +487,34 @@ func removeIfExists(path string) error {
 // checkpoint runs CHECKPOINT on the source (a restartpoint on a standby)
 // unless less than skipBelow bytes of WAL follow its last checkpoint's redo
 // point.
-func checkpoint(ctx context.Context, log *slog.Logger, dsn string, skipBelow int64) error {
+func checkpoint(ctx context.Context, log *slog.Logger, dsn string, skipBelow int64) (int64, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if skipBelow > 0 {
-		var behind int64
+	behind := func() (int64, error) {
+		var n int64
 		err := conn.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
-			- (SELECT redo_lsn FROM pg_control_checkpoint()))::bigint`).Scan(&behind)
+			- (SELECT redo_lsn FROM pg_control_checkpoint()))::bigint`).Scan(&n)
+		return n, err
+	}
+	if skipBelow > 0 {
+		n, err := behind()
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if behind < skipBelow {
-			log.Debug("checkpoint skipped", "wal_since_redo", behind, "skip_below", skipBelow)
-			return nil
+		if n < skipBelow {
+			log.Debug("checkpoint skipped", "wal_since_redo", n, "skip_below", skipBelow)
+			return n, nil
 		}
 	}
-	_, err = conn.Exec(ctx, "CHECKPOINT")
-	return err
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return 0, err
+	}
+	// Measured after the CHECKPOINT: the snapshot follows at once, so this
+	// is what the fork will replay, give or take the WAL of those moments.
+	return behind()
 }
 
 // waitWritable polls until the server at dsn is out of recovery, then

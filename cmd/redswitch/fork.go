@@ -112,9 +112,13 @@ func forkRemote(ctx context.Context, env *environ, sub string, args []string) er
 		return fmt.Errorf("fork list: answer: %w", err)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tNODE\tMETHOD\tTIMELINE\tWRITABLE IN\tRUNNING\tDSN")
+	fmt.Fprintln(tw, "NAME\tNODE\tMETHOD\tTIMELINE\tWRITABLE IN\tWAL REPLAYED\tRUNNING\tDSN")
 	for _, f := range forks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f s\t%v\t%s\n", f.Name, f.Node, f.Method, f.Timeline, f.ToWritableS, f.Running, f.DSN)
+		wal := "-"
+		if f.ReplayBytes > 0 {
+			wal = fmt.Sprintf("%.1f MB", float64(f.ReplayBytes)/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f s\t%s\t%v\t%s\n", f.Name, f.Node, f.Method, f.Timeline, f.ToWritableS, wal, f.Running, f.DSN)
 	}
 	return tw.Flush()
 }
