@@ -1,8 +1,9 @@
-// Package forkbench measures forks of a loaded PostgreSQL 15: per pgbench
-// scale and per method, the time until the fork is writable, the source's
-// transaction latency while it is forked against its steady state, and the
-// fork's own disk usage after some writes. It writes results.json,
-// report.md and fork.png/fork.svg.
+// Package forkbench measures forks next to a loaded PostgreSQL 15 primary:
+// per pgbench scale and per method, forking its streaming replica (or the
+// primary itself), the time until the fork is writable, the primary's
+// transaction latency during the forks against its steady state and
+// against interleaved windows with no fork, and the fork's own disk usage
+// after some writes. It writes results.json, report.md and fork.png/fork.svg.
 package forkbench
 
 import (
