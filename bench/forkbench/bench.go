@@ -424,17 +424,16 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, s
 	}
 	var errs []error
 	for i, m := range o.Methods {
-		row := accs[i].row(scale, m)
-		row.Source = o.Source
-		row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs = finite(steady.P50), finite(steady.P99), finite(steady.Max)
-		row.SourceDBBytes = dbBytes
 		if accs[i].err != nil {
-			row = Row{Scale: scale, Method: string(m), Source: o.Source, SourceDBBytes: dbBytes, Error: accs[i].err.Error()}
+			rows = append(rows, Row{Scale: scale, Method: string(m), Source: o.Source, SourceDBBytes: dbBytes, Error: accs[i].err.Error()})
 			errs = append(errs, fmt.Errorf("%s: %w", m, accs[i].err))
-		} else {
-			log.Info("forks writable", "method", m, "forks", row.Forks, "to_writable_s", row.ToWritableS,
-				"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", row.Samples)
+			continue
 		}
+		row := accs[i].row(scale, m)
+		row.Source, row.SourceDBBytes = o.Source, dbBytes
+		row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs = finite(steady.P50), finite(steady.P99), finite(steady.Max)
+		log.Info("forks writable", "method", m, "forks", row.Forks, "to_writable_s", row.ToWritableS,
+			"p99_ms", row.LatencyP99Ms, "max_ms", row.LatencyMaxMs, "n", row.Samples)
 		rows = append(rows, row)
 	}
 	if ctl.Windows > 0 {
@@ -454,12 +453,11 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, s
 // sub-second window is little more than its largest sample, while the
 // steady figure it is held against comes from thousands.
 type methodAcc struct {
-	during   []time.Duration
-	writable []float64
-	timings  []fork.Timings
-	phases   PhaseLatency
-	disk     int64
-	err      error // the first failure; the method is not forked again
+	during  []time.Duration
+	timings []fork.Timings
+	phases  PhaseLatency
+	disk    int64
+	err     error // the first failure; the method is not forked again
 }
 
 func (a *methodAcc) add(tr trial, first bool) {
@@ -467,24 +465,24 @@ func (a *methodAcc) add(tr trial, first bool) {
 		a.disk = tr.disk
 	}
 	a.during = append(a.during, tr.during...)
-	a.writable = append(a.writable, tr.timings.ToWritable.Seconds())
 	a.timings = append(a.timings, tr.timings)
-	ph := tr.phases
-	a.phases = PhaseLatency{Checkpoint: max(a.phases.Checkpoint, ph.Checkpoint), Copy: max(a.phases.Copy, ph.Copy),
-		Start: max(a.phases.Start, ph.Start), Promote: max(a.phases.Promote, ph.Promote)}
+	a.phases = a.phases.worst(tr.phases)
 }
 
 // row summarizes the forks; the phase timings are the median fork's.
 func (a *methodAcc) row(scale int, m fork.Method) Row {
-	row := Row{Scale: scale, Method: string(m), Forks: len(a.writable), DiskBytes: a.disk, PhaseMaxMs: a.phases}
-	if len(a.writable) == 0 {
+	row := Row{Scale: scale, Method: string(m), Forks: len(a.timings), DiskBytes: a.disk, PhaseMaxMs: a.phases}
+	if len(a.timings) == 0 {
 		return row
 	}
 	lat := Summarize(a.during)
 	row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples = finite(lat.P50), finite(lat.P99), finite(lat.Max), lat.N
-	row.ToWritableS = median(a.writable)
-	row.ToWritableMaxS = slices.Max(a.writable)
-	mid := a.timings[medianIndex(a.writable)]
+	writable := make([]float64, len(a.timings))
+	for i, t := range a.timings {
+		writable[i] = t.ToWritable.Seconds()
+	}
+	mid := a.timings[medianIndex(writable)]
+	row.ToWritableS, row.ToWritableMaxS = mid.ToWritable.Seconds(), slices.Max(writable)
 	row.CheckpointS, row.CopyS = mid.Checkpoint.Seconds(), mid.Snapshot.Seconds()
 	row.StartS, row.PromoteS = (mid.Prepare + mid.Start).Seconds(), mid.Promote.Seconds()
 	return row
@@ -549,9 +547,6 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, fs, s
 	}
 	return tr, nil
 }
-
-// median of a non-empty list.
-func median(v []float64) float64 { return v[medianIndex(v)] }
 
 // medianIndex is the index of the lower median of v.
 func medianIndex(v []float64) int {

@@ -106,6 +106,18 @@ func TestPhaseMax(t *testing.T) {
 	}
 }
 
+func TestPhaseLatencyWorst(t *testing.T) {
+	a := PhaseLatency{Checkpoint: 5, Copy: 1, Start: 9, Promote: 0}
+	b := PhaseLatency{Checkpoint: 2, Copy: 7, Start: 9, Promote: 3}
+	want := PhaseLatency{Checkpoint: 5, Copy: 7, Start: 9, Promote: 3}
+	if got := a.worst(b); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := (PhaseLatency{}).worst(a); got != a {
+		t.Fatalf("zero.worst(a) = %+v, want %+v", got, a)
+	}
+}
+
 func TestMedian(t *testing.T) {
 	tests := []struct {
 		in   []float64
@@ -117,8 +129,8 @@ func TestMedian(t *testing.T) {
 		{[]float64{4, 1, 3, 2}, 2, 3}, // the lower median
 	}
 	for _, tt := range tests {
-		if got, idx := median(tt.in), medianIndex(tt.in); got != tt.want || idx != tt.idx {
-			t.Errorf("median(%v) = %v at %d, want %v at %d", tt.in, got, idx, tt.want, tt.idx)
+		if idx := medianIndex(tt.in); tt.in[idx] != tt.want || idx != tt.idx {
+			t.Errorf("median of %v at %d, want %v at %d", tt.in, idx, tt.want, tt.idx)
 		}
 	}
 }

@@ -56,6 +56,12 @@ type PhaseLatency struct {
 	Promote    float64 `json:"promote"`
 }
 
+// worst keeps the larger figure of each phase.
+func (p PhaseLatency) worst(q PhaseLatency) PhaseLatency {
+	return PhaseLatency{Checkpoint: max(p.Checkpoint, q.Checkpoint), Copy: max(p.Copy, q.Copy),
+		Start: max(p.Start, q.Start), Promote: max(p.Promote, q.Promote)}
+}
+
 // Machine describes where the bench ran.
 type Machine struct {
 	CPU       string  `json:"cpu"`
