@@ -37,12 +37,20 @@ type Options struct {
 	// WorkDir holds the databases; when it is not on btrfs a loop-backed
 	// btrfs image is made and mounted under it (root only). Default Out/work.
 	WorkDir string
-	BinDir  string        // default pglocal.DefaultBinDir
-	Methods []fork.Method // default snapshot, reflink, basebackup, copy
-	Clients int           // load connections; default 4
-	Rate    float64       // total paced load, transactions/s; default 200
-	Steady  time.Duration // steady-state window before the forks; default 10 s
-	Settle  time.Duration // pause between forks; default 3 s
+	// ForksImageDir holds the loop image of the forked server and its
+	// forks when WorkDir is not on btrfs; default WorkDir. Pointing it at
+	// another disk (or at tmpfs, /dev/shm) gives the forks storage of
+	// their own, apart from the primary's, as separate rig nodes have.
+	ForksImageDir string
+	// ServerSettings go into the primary's and the replica's configuration
+	// (e.g. checkpoint_timeout, which bounds a replica fork's replay).
+	ServerSettings []fork.Setting
+	BinDir         string        // default pglocal.DefaultBinDir
+	Methods        []fork.Method // default snapshot, reflink, basebackup, copy
+	Clients        int           // load connections; default 4
+	Rate           float64       // total paced load, transactions/s; default 200
+	Steady         time.Duration // steady-state window before the forks; default 10 s
+	Settle         time.Duration // pause between forks; default 3 s
 	// ForkWrites is how many transactions run on each fork before its disk
 	// usage is measured; default 2000.
 	ForkWrites int
@@ -191,7 +199,7 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 	var mounted []string
 	unmount := func() {
 		for _, img := range mounted {
-			mnt := strings.TrimSuffix(img, ".img")
+			mnt := filepath.Join(o.WorkDir, strings.TrimSuffix(filepath.Base(img), ".img"))
 			if err := fork.Unmount(context.WithoutCancel(ctx), mnt); err != nil {
 				o.Log.Error("unmount bench btrfs", "err", err)
 				continue
@@ -200,8 +208,8 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 			os.Remove(mnt)
 		}
 	}
-	mount := func(name string, size int64) (string, error) {
-		img := filepath.Join(o.WorkDir, name+".img")
+	mount := func(imgDir, name string, size int64) (string, error) {
+		img := filepath.Join(imgDir, name+".img")
 		mnt := filepath.Join(o.WorkDir, name)
 		if err := fork.EnsureBtrfs(ctx, o.Log, img, mnt, size); err != nil {
 			return "", fmt.Errorf("forkbench: %w", err)
@@ -211,26 +219,60 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 	}
 	// Source plus one full copy plus WAL, with room to spare.
 	forksSize := int64(3<<30) + int64(maxScale)*40<<20
-	forks, err := mount("forks", forksSize)
+	imgDir := o.ForksImageDir
+	if imgDir == "" {
+		imgDir = o.WorkDir
+	}
+	if err := os.MkdirAll(imgDir, 0o755); err != nil {
+		return storage{}, fmt.Errorf("forkbench: %w", err)
+	}
+	forks, err := mount(imgDir, "forks", forksSize)
 	if err != nil {
 		return storage{}, err
 	}
 	st := storage{primary: forks, forks: forks, unmount: unmount}
 	if o.Source == SourceReplica {
-		if st.primary, err = mount("primary", int64(3<<30)+int64(maxScale)*20<<20); err != nil {
+		if st.primary, err = mount(o.WorkDir, "primary", int64(3<<30)+int64(maxScale)*20<<20); err != nil {
 			unmount()
 			return storage{}, err
 		}
 	}
-	var backing syscall.Statfs_t
-	_ = syscall.Statfs(o.WorkDir, &backing)
-	st.desc = fmt.Sprintf("btrfs on loop devices (sparse images on a filesystem of type 0x%x); ", backing.Type)
-	if o.Source == SourceReplica {
-		st.desc += "the primary on one, the replica and its forks on another"
-	} else {
-		st.desc += "the primary and its forks on one"
-	}
+	st.desc = "btrfs on loop devices (sparse images); " + imageDesc(o.Source, o.WorkDir, imgDir)
 	return st, nil
+}
+
+// imageDesc says where the loop images live, for the report: whether the
+// forks share the primary's disk decides what a fork costs the primary.
+func imageDesc(source, workDir, imgDir string) string {
+	fsOf := func(dir string) string {
+		var sf syscall.Statfs_t
+		if err := syscall.Statfs(dir, &sf); err != nil {
+			return dir
+		}
+		return fmt.Sprintf("%s (%s)", dir, fsTypeName(sf.Type))
+	}
+	if source == SourcePrimary {
+		return "the primary and its forks on one, in " + fsOf(imgDir)
+	}
+	if imgDir == workDir {
+		return "the primary on one, the replica and its forks on another, both images in " + fsOf(workDir)
+	}
+	return "the primary's image in " + fsOf(workDir) + ", the replica's and its forks' in " + fsOf(imgDir)
+}
+
+// fsTypeName names the filesystems a bench's images are likely to sit on.
+func fsTypeName(magic int64) string {
+	switch magic {
+	case 0xef53:
+		return "ext4"
+	case 0x01021994:
+		return "tmpfs, in memory"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683e:
+		return "btrfs"
+	}
+	return fmt.Sprintf("filesystem type 0x%x", magic)
 }
 
 // PgbenchInitArgs builds `pgbench -i` for a scale.
@@ -283,6 +325,11 @@ func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, 
 		}
 	}()
 	conf := fmt.Sprintf("\n# forkbench\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nshared_buffers = '128MB'\nmax_wal_size = '2GB'\n", port)
+	extra, err := fork.EditConf("", fork.ConfEdit{Set: o.ServerSettings})
+	if err != nil {
+		return nil, nil, fmt.Errorf("server settings: %w", err)
+	}
+	conf += extra
 	if primary == nil {
 		if err := s.srv.InitDB(ctx); err != nil {
 			return nil, nil, err
@@ -455,6 +502,7 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, s
 type methodAcc struct {
 	during  []time.Duration
 	timings []fork.Timings
+	replay  []int64 // WAL each fork replayed, beside its timings
 	phases  PhaseLatency
 	disk    int64
 	err     error // the first failure; the method is not forked again
@@ -466,6 +514,7 @@ func (a *methodAcc) add(tr trial, first bool) {
 	}
 	a.during = append(a.during, tr.during...)
 	a.timings = append(a.timings, tr.timings)
+	a.replay = append(a.replay, tr.replay)
 	a.phases = a.phases.worst(tr.phases)
 }
 
@@ -481,16 +530,19 @@ func (a *methodAcc) row(scale int, m fork.Method) Row {
 	for i, t := range a.timings {
 		writable[i] = t.ToWritable.Seconds()
 	}
-	mid := a.timings[medianIndex(writable)]
+	mi := medianIndex(writable)
+	mid := a.timings[mi]
 	row.ToWritableS, row.ToWritableMaxS = mid.ToWritable.Seconds(), slices.Max(writable)
 	row.CheckpointS, row.CopyS = mid.Checkpoint.Seconds(), mid.Snapshot.Seconds()
 	row.StartS, row.PromoteS = (mid.Prepare + mid.Start).Seconds(), mid.Promote.Seconds()
+	row.ReplayBytes = a.replay[mi]
 	return row
 }
 
 // trial is one fork's figures.
 type trial struct {
 	timings fork.Timings
+	replay  int64           // WAL the fork replayed
 	during  []time.Duration // the primary's transactions overlapping the fork
 	phases  PhaseLatency
 	disk    int64
@@ -522,7 +574,7 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, fs, s
 			o.Log.Warn("wait for the btrfs cleaner", "err", err)
 		}
 	}()
-	tr.timings = f.Timings
+	tr.timings, tr.replay = f.Timings, f.ReplayBytes
 	tr.during = ld.window(from, to)
 	tr.phases = phaseMax(ld, to, f.Timings)
 	if !writes {
@@ -586,6 +638,9 @@ func write(out string, r Results) error {
 
 func machine(ctx context.Context, o Options, storage string) Machine {
 	m := Machine{Cores: runtime.NumCPU(), Storage: storage, LoadTPS: o.Rate, Clients: o.Clients, GoVersion: runtime.Version(), LoadAvgStart: loadAvg()}
+	for _, kv := range o.ServerSettings {
+		m.ServerSettings = append(m.ServerSettings, kv.Key+"="+kv.Value)
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -145,10 +145,10 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Controls: []Control{{Scale: 10, Source: "replica", Windows: 3, WindowS: 0.5, P50Ms: 2, P99Ms: 5, MaxMs: 7, Samples: 300, SteadyP99Ms: 6}},
 		Rows: []Row{
-			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
+			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, ReplayBytes: 34 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
 			{Scale: 10, Method: "copy", Source: "replica", Error: "cp: no space | left"},
 			{Scale: 100, Method: "basebackup", Source: "primary", Forks: 1, ToWritableS: 12.5, ToWritableMaxS: 12.5, PhaseMaxMs: PhaseLatency{Copy: 80, Start: 30, Promote: 9}, LatencyP50Ms: 3, LatencyP99Ms: 30, LatencyMaxMs: 80, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 1600 << 20, CopyS: 11, StartS: 1, PromoteS: 0.2, Samples: 2500, SourceDBBytes: 1500 << 20},
 		},
@@ -189,6 +189,7 @@ func TestParseResults(t *testing.T) {
 		{"bad method", `{"rows":[{"scale":1,"method":"zfs"}]}`, "rows[0].method"},
 		{"bad source", `{"rows":[{"scale":1,"method":"copy","source":"standby"}]}`, "rows[0].source"},
 		{"no forks", `{"rows":[{"scale":1,"method":"copy","source":"replica","to_writable_s":1,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].forks"},
+		{"negative replay", `{"rows":[{"scale":1,"method":"snapshot","source":"replica","forks":1,"to_writable_s":1,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1,"replay_bytes":-1}]}`, "rows[0].replay_bytes"},
 		{"max below median", `{"rows":[{"scale":1,"method":"copy","source":"replica","forks":2,"to_writable_s":2,"to_writable_max_s":1,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_max_s"},
 		{"zero time", `{"rows":[{"scale":1,"method":"copy","source":"replica","steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "rows[0].to_writable_s"},
 		{"order", `{"rows":[{"scale":1,"method":"copy","source":"primary","to_writable_s":1,"latency_p50_ms":5,"latency_p99_ms":1,"latency_max_ms":9,"steady_p50_ms":1,"steady_p99_ms":1,"steady_max_ms":1}]}`, "out of order"},
@@ -270,7 +271,11 @@ func TestRunScale1(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	err := Run(ctx, Options{Scales: []int{1}, Out: out, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Repeat: 2, Log: log})
+	// The forks' image in a directory of its own, as --forks-image-dir
+	// puts it on another disk; a server setting the report must name.
+	imgDir := filepath.Join(out, "forks-images")
+	err := Run(ctx, Options{Scales: []int{1}, Out: out, ForksImageDir: imgDir, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Repeat: 2,
+		ServerSettings: []fork.Setting{{Key: "checkpoint_timeout", Value: "45s"}}, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +295,19 @@ func TestRunScale1(t *testing.T) {
 		if r.Method != string(m) || r.Source != SourceReplica || r.Forks != 2 || r.Scale != 1 || r.Error != "" || r.DiskBytes <= 0 || r.Samples == 0 {
 			t.Errorf("row %d: %+v", i, r)
 		}
+	}
+	// A replica's snapshot replays at least the WAL since its restartpoint.
+	if r := res.Rows[0]; r.Method != string(fork.Snapshot) || r.ReplayBytes <= 0 {
+		t.Errorf("snapshot row replayed %d bytes, want some WAL", r.ReplayBytes)
+	}
+	if got := strings.Join(res.Machine.ServerSettings, ","); got != "checkpoint_timeout=45s" {
+		t.Errorf("machine.server_settings = %q", got)
+	}
+	if !strings.Contains(res.Machine.Storage, imgDir) {
+		t.Errorf("storage %q does not name the forks' image directory %s", res.Machine.Storage, imgDir)
+	}
+	if ents, _ := os.ReadDir(imgDir); len(ents) > 0 {
+		t.Errorf("forks' image left behind: %v", ents)
 	}
 	report, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil {

@@ -31,6 +31,11 @@ type Row struct {
 	SteadyP99Ms    float64 `json:"steady_p99_ms"`
 	SteadyMaxMs    float64 `json:"steady_max_ms"`
 	DiskBytes      int64   `json:"disk_bytes"`
+	// ReplayBytes is the WAL the median fork replayed before it was
+	// writable (fork.Fork.ReplayBytes): from the source's last checkpoint
+	// (a replica's last restartpoint) to the snapshot. It, not the
+	// database's size, sets a snapshot fork's start time.
+	ReplayBytes int64 `json:"replay_bytes"`
 
 	// Phases of the median fork (see fork.Timings), seconds; start
 	// includes preparing the copy.
@@ -64,15 +69,18 @@ func (p PhaseLatency) worst(q PhaseLatency) PhaseLatency {
 
 // Machine describes where the bench ran.
 type Machine struct {
-	CPU       string  `json:"cpu"`
-	Cores     int     `json:"cores"`
-	MemBytes  int64   `json:"mem_bytes"`
-	Kernel    string  `json:"kernel"`
-	Postgres  string  `json:"postgres"`
-	Storage   string  `json:"storage"`
-	LoadTPS   float64 `json:"load_tps"`
-	Clients   int     `json:"clients"`
-	GoVersion string  `json:"go_version"`
+	CPU      string  `json:"cpu"`
+	Cores    int     `json:"cores"`
+	MemBytes int64   `json:"mem_bytes"`
+	Kernel   string  `json:"kernel"`
+	Postgres string  `json:"postgres"`
+	Storage  string  `json:"storage"`
+	LoadTPS  float64 `json:"load_tps"`
+	// ServerSettings were added to the primary's and the replica's
+	// configuration (e.g. checkpoint_timeout), as key=value.
+	ServerSettings []string `json:"server_settings,omitempty"`
+	Clients        int      `json:"clients"`
+	GoVersion      string   `json:"go_version"`
 	// Load averages (/proc/loadavg) when the bench began and ended: the
 	// machine may be shared, and latency means little on a busy one.
 	LoadAvgStart string `json:"loadavg_start"`
@@ -142,6 +150,9 @@ func ParseResults(data []byte) (Results, error) {
 		if row.DiskBytes < 0 {
 			return Results{}, fmt.Errorf("results.json: rows[%d].disk_bytes: %d is negative", i, row.DiskBytes)
 		}
+		if row.ReplayBytes < 0 {
+			return Results{}, fmt.Errorf("results.json: rows[%d].replay_bytes: %d is negative", i, row.ReplayBytes)
+		}
 	}
 	for i, c := range r.Controls {
 		if c.Scale <= 0 || c.Windows <= 0 || !(c.WindowS > 0) || math.IsInf(c.WindowS, 0) {
@@ -171,16 +182,19 @@ func RenderReport(r Results) string {
 	if m.LoadAvgStart != "" || m.LoadAvgEnd != "" {
 		fmt.Fprintf(&b, "Host load average (1/5/15 min) at start: %s; at end: %s.\n", m.LoadAvgStart, m.LoadAvgEnd)
 	}
-	fmt.Fprintf(&b, "Load on the primary: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction, measured on the primary whichever member is forked.\n\n", m.Clients, m.LoadTPS)
-	b.WriteString("| scale | DB size | source | method | to writable (s) | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | p99 vs control | worst per phase (ms) | fork disk after writes |\n")
-	b.WriteString("|---:|---:|---|---|---:|---|---|---|---:|---:|---|---:|\n")
+	fmt.Fprintf(&b, "Load on the primary: %d clients, TPC-B-like transactions paced at %.0f tx/s in total; latency is per transaction, measured on the primary whichever member is forked.\n", m.Clients, m.LoadTPS)
+	if len(m.ServerSettings) > 0 {
+		fmt.Fprintf(&b, "Primary and replica settings: %s.\n", strings.Join(m.ServerSettings, ", "))
+	}
+	b.WriteString("\n| scale | DB size | source | method | to writable (s) | WAL replayed | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | p99 vs control | worst per phase (ms) | fork disk after writes |\n")
+	b.WriteString("|---:|---:|---|---|---:|---:|---|---|---|---:|---:|---|---:|\n")
 	controlP99 := map[int]float64{}
 	for _, c := range r.Controls {
 		controlP99[c.Scale] = c.P99Ms
 	}
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | failed: %s | | | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | failed: %s | | | | | | | | |\n", row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, strings.NewReplacer("|", "\\|", "\n", " ").Replace(row.Error))
 			continue
 		}
 		ratio := "–"
@@ -192,8 +206,8 @@ func RenderReport(r Results) string {
 			vsControl = fmt.Sprintf("%.2f×", row.LatencyP99Ms/c)
 		}
 		ph := row.PhaseMaxMs
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
-			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS,
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %s | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
+			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS, bytesHuman(row.ReplayBytes),
 			row.CheckpointS, row.CopyS, row.StartS, row.PromoteS,
 			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples, forks(row.Forks),
 			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio, vsControl,
@@ -208,6 +222,7 @@ func RenderReport(r Results) string {
 			c.Scale, c.Source, c.Windows, c.WindowS, c.P50Ms, c.P99Ms, c.MaxMs, c.Samples, ratio)
 	}
 	b.WriteString("\nP99 ratio: against the steady window before any fork (the target's measure). P99 vs control: against the null control of the same scale, windows with no fork interleaved with the forks, so the machine's own drift over the run (the primary's timed checkpoints, the previous fork's write-back) falls on both.\n")
+	b.WriteString("WAL replayed: by the median fork before it was writable, from its source's last checkpoint (a replica's last restartpoint) to the snapshot.\n")
 	b.WriteString("To writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
 	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
 	b.WriteString("Fork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")

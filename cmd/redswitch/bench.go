@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -200,21 +201,23 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	nice := fs.Int("nice", 10, "niceness of each fork's server and copy commands (-1: none)")
 	repeat := fs.Int("repeat", 3, "forks per method and scale; the primary's latency pools their windows")
 	settings := fs.String("fork-settings", "", "comma-separated key=value settings for every fork's postgresql.conf")
+	serverSettings := fs.String("server-settings", "", "comma-separated key=value settings for the primary's and the replica's postgresql.conf (e.g. checkpoint_timeout=1min, which bounds a replica fork's replay)")
+	forksImageDir := fs.String("forks-image-dir", "", "directory for the loop image of the forked server and its forks (default: the work dir); another disk, or /dev/shm, keeps the forks off the primary's disk")
 	skip := fs.Int64("checkpoint-skip-below", 0, "skip the source CHECKPOINT before a snapshot when less WAL than this many bytes follows its last one (0: always checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o := forkbench.Options{Out: *out, WorkDir: *workDir, Clients: *clients, Rate: *rate, Steady: *steady,
+	o := forkbench.Options{Out: *out, WorkDir: *workDir, ForksImageDir: *forksImageDir, Clients: *clients, Rate: *rate, Steady: *steady,
 		CheckpointSkipBelow: *skip, Source: *source, Repeat: *repeat, Nice: *nice, Log: env.log}
 	if *repeat < 1 {
 		return usagef("--repeat %d: want at least 1", *repeat)
 	}
-	for _, kv := range splitList(*settings) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return usagef("--fork-settings: %q: want key=value", kv)
-		}
-		o.Settings = append(o.Settings, fork.Setting{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	var err error
+	if o.Settings, err = parseSettings("--fork-settings", *settings); err != nil {
+		return err
+	}
+	if o.ServerSettings, err = parseSettings("--server-settings", *serverSettings); err != nil {
+		return err
 	}
 	if *source != forkbench.SourceReplica && *source != forkbench.SourcePrimary {
 		return usagef("--source %q: want replica or primary", *source)
@@ -238,6 +241,27 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "report: %s/report.md\n", *out)
 	return nil
+}
+
+// settingKey is a postgresql.conf parameter name: letters, digits,
+// underscores and dots (custom options), nothing that could start a new line.
+var settingKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+
+// parseSettings reads a flag's comma-separated key=value list.
+func parseSettings(flag, list string) ([]fork.Setting, error) {
+	var out []fork.Setting
+	for _, kv := range splitList(list) {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || !settingKey.MatchString(k) {
+			return nil, usagef("%s: %q: want key=value with a parameter name as key", flag, kv)
+		}
+		if strings.ContainsAny(v, "\n\r") {
+			return nil, usagef("%s: %q: the value spans lines", flag, kv)
+		}
+		out = append(out, fork.Setting{Key: k, Value: v})
+	}
+	return out, nil
 }
 
 func runBenchFIU(ctx context.Context, env *environ, args []string) error {

@@ -27,6 +27,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "boot", "--sync"}, "flag provided but not defined: -sync"},
 		{[]string{"bench", "fork", "--scales", "1,x"}, `--scales: "x" is not a positive whole number`},
 		{[]string{"bench", "fork", "--methods", "auto"}, `--methods: "auto"`},
+		{[]string{"bench", "fork", "--server-settings", "checkpoint_timeout"}, `--server-settings: "checkpoint_timeout": want key=value`},
+		{[]string{"bench", "fork", "--fork-settings", "a b=1"}, `--fork-settings: "a b=1": want key=value with a parameter name`},
 		{[]string{"bench", "fiu", "--trials", "-1"}, "--trials -1: want at least 1"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -85,4 +87,56 @@ func TestParseTrials(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestParseSettings(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    string // keys=values joined by ";", or the error's text
+		wantErr bool
+	}{
+		{"", "", false},
+		{"checkpoint_timeout=1min", "checkpoint_timeout=1min", false},
+		{" shared_buffers = 64MB , redswitch.x=a=b", "shared_buffers=64MB;redswitch.x=a=b", false},
+		{"=1", `"=1": want key=value`, true},
+		{"1abc=1", `"1abc=1": want key=value`, true},
+		{"a\nb=1", "want key=value", true},
+		{"noequals", `"noequals": want key=value`, true},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			got, err := parseSettings("--x", c.in)
+			if c.wantErr {
+				if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "--x") {
+					t.Fatalf("err = %v, want it to name --x and contain %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for _, s := range got {
+				parts = append(parts, s.Key+"="+s.Value)
+			}
+			if j := strings.Join(parts, ";"); j != c.want {
+				t.Fatalf("got %q, want %q", j, c.want)
+			}
+		})
+	}
+}
+
+func FuzzParseSettings(f *testing.F) {
+	f.Add("checkpoint_timeout=1min,shared_buffers=64MB")
+	f.Add("a=\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := parseSettings("--x", in)
+		if err != nil {
+			return
+		}
+		for _, s := range got {
+			if !settingKey.MatchString(s.Key) || strings.ContainsAny(s.Value, "\n\r") {
+				t.Fatalf("accepted %q from %q", s, in)
+			}
+		}
+	})
 }
