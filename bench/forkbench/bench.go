@@ -26,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
 )
@@ -43,7 +44,8 @@ type Options struct {
 	// their own, apart from the primary's, as separate rig nodes have.
 	ForksImageDir string
 	// ServerSettings go into the primary's and the replica's configuration
-	// (e.g. checkpoint_timeout, which bounds a replica fork's replay).
+	// after the rig's own checkpoint_timeout (cluster.CheckpointTimeout),
+	// which bounds a replica fork's replay; a setting here overrides it.
 	ServerSettings []fork.Setting
 	BinDir         string        // default pglocal.DefaultBinDir
 	Methods        []fork.Method // default snapshot, reflink, basebackup, copy
@@ -241,6 +243,17 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 	return st, nil
 }
 
+// serverSettings are the settings of the bench's primary and replica: the
+// rig's checkpoint_timeout, then the caller's, the last of a name winning.
+func serverSettings(extra []fork.Setting) []fork.Setting {
+	out := []fork.Setting{{Key: "checkpoint_timeout", Value: cluster.CheckpointTimeout}}
+	for _, kv := range extra {
+		out = slices.DeleteFunc(out, func(s fork.Setting) bool { return strings.EqualFold(s.Key, kv.Key) })
+		out = append(out, kv)
+	}
+	return out
+}
+
 // imageDesc says where the loop images live, for the report: whether the
 // forks share the primary's disk decides what a fork costs the primary.
 func imageDesc(source, workDir, imgDir string) string {
@@ -325,7 +338,7 @@ func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, 
 		}
 	}()
 	conf := fmt.Sprintf("\n# forkbench\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nshared_buffers = '128MB'\nmax_wal_size = '2GB'\n", port)
-	extra, err := fork.EditConf("", fork.ConfEdit{Set: o.ServerSettings})
+	extra, err := fork.EditConf("", fork.ConfEdit{Set: serverSettings(o.ServerSettings)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("server settings: %w", err)
 	}
@@ -638,7 +651,7 @@ func write(out string, r Results) error {
 
 func machine(ctx context.Context, o Options, storage string) Machine {
 	m := Machine{Cores: runtime.NumCPU(), Storage: storage, LoadTPS: o.Rate, Clients: o.Clients, GoVersion: runtime.Version(), LoadAvgStart: loadAvg()}
-	for _, kv := range o.ServerSettings {
+	for _, kv := range serverSettings(o.ServerSettings) {
 		m.ServerSettings = append(m.ServerSettings, kv.Key+"="+kv.Value)
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
 )
@@ -132,6 +133,29 @@ func TestMedian(t *testing.T) {
 		if idx := medianIndex(tt.in); tt.in[idx] != tt.want || idx != tt.idx {
 			t.Errorf("median of %v at %d, want %v at %d", tt.in, idx, tt.want, tt.idx)
 		}
+	}
+}
+
+func TestServerSettings(t *testing.T) {
+	rig := "checkpoint_timeout=" + cluster.CheckpointTimeout
+	for _, c := range []struct {
+		name  string
+		extra []fork.Setting
+		want  string
+	}{
+		{"the rig's", nil, rig},
+		{"overridden, any case", []fork.Setting{{Key: "Checkpoint_Timeout", Value: "5min"}}, "Checkpoint_Timeout=5min"},
+		{"added", []fork.Setting{{Key: "max_wal_size", Value: "4GB"}}, rig + ",max_wal_size=4GB"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, s := range serverSettings(c.extra) {
+				got = append(got, s.Key+"="+s.Value)
+			}
+			if g := strings.Join(got, ","); g != c.want {
+				t.Fatalf("got %q, want %q", g, c.want)
+			}
+		})
 	}
 }
 

@@ -201,7 +201,7 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	nice := fs.Int("nice", 10, "niceness of each fork's server and copy commands (-1: none)")
 	repeat := fs.Int("repeat", 3, "forks per method and scale; the primary's latency pools their windows")
 	settings := fs.String("fork-settings", "", "comma-separated key=value settings for every fork's postgresql.conf")
-	serverSettings := fs.String("server-settings", "", "comma-separated key=value settings for the primary's and the replica's postgresql.conf (e.g. checkpoint_timeout=1min, which bounds a replica fork's replay)")
+	serverSettings := fs.String("server-settings", "", "comma-separated key=value settings for the primary's and the replica's postgresql.conf, after the rig's checkpoint_timeout="+cluster.CheckpointTimeout+" (which bounds a replica fork's replay; checkpoint_timeout=5min is PostgreSQL's default)")
 	forksImageDir := fs.String("forks-image-dir", "", "directory for the loop image of the forked server and its forks (default: the work dir); another disk, or /dev/shm, keeps the forks off the primary's disk")
 	skip := fs.Int64("checkpoint-skip-below", 0, "skip the source CHECKPOINT before a snapshot when less WAL than this many bytes follows its last one (0: always checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
