@@ -69,6 +69,10 @@ type Options struct {
 	CheckpointSkipBelow int64
 	// Source is SourceReplica (default) or SourcePrimary.
 	Source string
+	// Sync makes the replica a synchronous standby once it streams: every
+	// commit on the primary then waits for the replica's WAL flush, the
+	// path by which a fork on another machine still reaches the primary.
+	Sync bool
 	// User owns and runs the databases; default "postgres".
 	User string
 	Log  *slog.Logger
@@ -135,6 +139,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Source != SourceReplica && o.Source != SourcePrimary {
 		return fmt.Errorf("forkbench: source %q: want %q or %q", o.Source, SourceReplica, SourcePrimary)
+	}
+	if o.Sync && o.Source != SourceReplica {
+		return fmt.Errorf("forkbench: a synchronous standby needs source %q, not %q", SourceReplica, o.Source)
 	}
 	owner, err := pglocal.LookupOwner(o.User)
 	if err != nil {
@@ -364,6 +371,31 @@ func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, 
 	return s, stop, nil
 }
 
+// makeSync makes the primary wait for its one standby's flush on every
+// commit, and waits until the standby is reported synchronous. Set after
+// the load of the tables, which would otherwise wait for a standby that
+// does not exist yet.
+func makeSync(ctx context.Context, primaryDSN string) error {
+	for _, q := range []string{"ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"} {
+		if err := execOne(ctx, primaryDSN, q); err != nil {
+			return fmt.Errorf("synchronous standby: %s: %w", q, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		var n int
+		err := queryRow(ctx, primaryDSN, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", &n)
+		if err == nil && n > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("replica not synchronous: %w", errors.Join(ctx.Err(), err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitStreaming waits until the primary reports the replica streaming.
 func waitStreaming(ctx context.Context, primaryDSN string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -411,6 +443,11 @@ func runScale(ctx context.Context, o Options, owner pglocal.Owner, st storage, s
 		defer func() { err = errors.Join(err, stopReplica()) }()
 		if err := waitStreaming(ctx, primary.dsn); err != nil {
 			return nil, ctl, err
+		}
+		if o.Sync {
+			if err := makeSync(ctx, primary.dsn); err != nil {
+				return nil, ctl, err
+			}
 		}
 		src = replica
 	}
@@ -654,6 +691,7 @@ func machine(ctx context.Context, o Options, storage string) Machine {
 	for _, kv := range serverSettings(o.ServerSettings) {
 		m.ServerSettings = append(m.ServerSettings, kv.Key+"="+kv.Value)
 	}
+	m.SyncReplica = o.Sync
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -169,7 +169,7 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, SyncReplica: true, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Controls: []Control{{Scale: 10, Source: "replica", Windows: 3, WindowS: 0.5, P50Ms: 2, P99Ms: 5, MaxMs: 7, Samples: 300, SteadyP99Ms: 6}},
 		Rows: []Row{
 			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, ReplayBytes: 34 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},

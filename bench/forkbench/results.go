@@ -79,8 +79,11 @@ type Machine struct {
 	// ServerSettings were added to the primary's and the replica's
 	// configuration (e.g. checkpoint_timeout), as key=value.
 	ServerSettings []string `json:"server_settings,omitempty"`
-	Clients        int      `json:"clients"`
-	GoVersion      string   `json:"go_version"`
+	// SyncReplica says the replica was a synchronous standby: the
+	// primary's commits waited for its WAL flush.
+	SyncReplica bool   `json:"sync_replica,omitempty"`
+	Clients     int    `json:"clients"`
+	GoVersion   string `json:"go_version"`
 	// Load averages (/proc/loadavg) when the bench began and ended: the
 	// machine may be shared, and latency means little on a busy one.
 	LoadAvgStart string `json:"loadavg_start"`
@@ -186,6 +189,9 @@ func RenderReport(r Results) string {
 	if len(m.ServerSettings) > 0 {
 		fmt.Fprintf(&b, "Primary and replica settings: %s.\n", strings.Join(m.ServerSettings, ", "))
 	}
+	if m.SyncReplica {
+		b.WriteString("The replica is a synchronous standby: every commit on the primary waits for its WAL flush.\n")
+	}
 	b.WriteString("\n| scale | DB size | source | method | to writable (s) | WAL replayed | checkpoint / copy / start / promote (s) | primary p50 / p99 / max during fork (ms) | steady p50 / p99 / max (ms) | p99 ratio | p99 vs control | worst per phase (ms) | fork disk after writes |\n")
 	b.WriteString("|---:|---:|---|---|---:|---:|---|---|---|---:|---:|---|---:|\n")
 	controlP99 := map[int]float64{}
@@ -205,9 +211,15 @@ func RenderReport(r Results) string {
 		if c := controlP99[row.Scale]; c > 0 {
 			vsControl = fmt.Sprintf("%.2f×", row.LatencyP99Ms/c)
 		}
+		// Only a snapshot fork measures its replay; the copies start from
+		// a backup label, pg_basebackup from its own checkpoint.
+		replay := "–"
+		if row.Method == string(fork.Snapshot) {
+			replay = bytesHuman(row.ReplayBytes)
+		}
 		ph := row.PhaseMaxMs
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.2f (max %.2f) | %s | %.2f / %.2f / %.2f / %.2f | %.1f / %.1f / %.1f (n=%d, %s) | %.1f / %.1f / %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f | %s |\n",
-			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS, bytesHuman(row.ReplayBytes),
+			row.Scale, bytesHuman(row.SourceDBBytes), row.Source, row.Method, row.ToWritableS, row.ToWritableMaxS, replay,
 			row.CheckpointS, row.CopyS, row.StartS, row.PromoteS,
 			row.LatencyP50Ms, row.LatencyP99Ms, row.LatencyMaxMs, row.Samples, forks(row.Forks),
 			row.SteadyP50Ms, row.SteadyP99Ms, row.SteadyMaxMs, ratio, vsControl,
@@ -222,7 +234,7 @@ func RenderReport(r Results) string {
 			c.Scale, c.Source, c.Windows, c.WindowS, c.P50Ms, c.P99Ms, c.MaxMs, c.Samples, ratio)
 	}
 	b.WriteString("\nP99 ratio: against the steady window before any fork (the target's measure). P99 vs control: against the null control of the same scale, windows with no fork interleaved with the forks, so the machine's own drift over the run (the primary's timed checkpoints, the previous fork's write-back) falls on both.\n")
-	b.WriteString("WAL replayed: by the median fork before it was writable, from its source's last checkpoint (a replica's last restartpoint) to the snapshot.\n")
+	b.WriteString("WAL replayed: by the median snapshot fork before it was writable, from its source's last checkpoint (a replica's last restartpoint) to the snapshot.\n")
 	b.WriteString("To writable: the median fork of each row, and the slowest. The primary's latency during forks pools the transactions overlapping every fork of the row.\n")
 	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
 	b.WriteString("Fork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
