@@ -303,7 +303,7 @@ func TestBrowserDashboard(t *testing.T) {
 	wait("the failover time", `document.getElementById("last-big").textContent.includes("5.2 s")`)
 
 	roles := eval(`[...document.querySelectorAll("#nodes .node")].map(n => n.dataset.name + "=" + n.querySelector(".role").textContent).join(",")`)
-	if roles != "n1=replica,n2=primary,n3=replica" {
+	if roles != "n1=replica (sync),n2=primary,n3=replica" { // n1 is the synchronous standby
 		t.Fatalf("node roles on screen = %q", roles)
 	}
 	if got := eval(`document.getElementById("last-big").textContent`); got != "5.2 s · 0 commits lost" {
@@ -327,7 +327,7 @@ func TestBrowserDashboard(t *testing.T) {
 	// n2 loses its power: n1 takes over; the second failover lost a commit.
 	v2 := sampleView(now)
 	v2.Cluster.Leader = "n1"
-	v2.Nodes[0].Role, v2.Nodes[0].State, v2.Nodes[0].Timeline = cluster.RolePrimary, "running", 3
+	v2.Nodes[0].Role, v2.Nodes[0].State, v2.Nodes[0].Timeline, v2.Nodes[0].Sync = cluster.RolePrimary, "running", 3, false
 	v2.Nodes[1] = Node{Name: "n2", Power: "off", Role: cluster.RoleDown, Switch: &Switch{ID: 2, On: false}}
 	v2.Nodes[2].Timeline = 3
 	v2.Probe.OutageInProgress, v2.Probe.OutageSince = true, time.Now().Add(-3*time.Second)

@@ -53,6 +53,8 @@ type Node struct {
 	// State is Patroni's own state string, shown small under the role.
 	State    string `json:"state"`
 	Timeline int    `json:"timeline"`
+	// Sync marks a synchronous standby: the primary's commits wait for it.
+	Sync bool `json:"sync"`
 	// LagBytes is null when unknown (node down, no leader).
 	LagBytes *int64 `json:"lag_bytes"`
 	// Switch is the red switch wired to the node, null when it has none.

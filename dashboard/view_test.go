@@ -23,7 +23,7 @@ func sampleView(at time.Time) View {
 		Cluster: Cluster{Scope: "booth", Leader: "n2", Timings: Timings{Name: "aggressive", TTL: 5, LoopWait: 1,
 			RetryTimeout: 2, EffectiveTTL: 5, EffectiveRetryTimeout: 2, PatroniVersion: "3.0.2"}},
 		Nodes: []Node{
-			{Name: "n1", Power: "on", Agent: true, Role: cluster.RoleReplica, State: "streaming", Timeline: 2, LagBytes: i64(0), Switch: &Switch{ID: 1, On: true}},
+			{Name: "n1", Power: "on", Agent: true, Role: cluster.RoleReplica, State: "streaming", Timeline: 2, Sync: true, LagBytes: i64(0), Switch: &Switch{ID: 1, On: true}},
 			{Name: "n2", Power: "on", Agent: true, Role: cluster.RolePrimary, State: "running", Timeline: 2, LagBytes: i64(0), Switch: &Switch{ID: 2, On: true}},
 			{Name: "n3", Power: "on", Agent: true, Role: cluster.RoleReplica, State: "streaming", Timeline: 2, LagBytes: i64(4096), Switch: &Switch{ID: 3, On: true}},
 		},

@@ -52,7 +52,9 @@ func scalar(ctx context.Context, t *testing.T, dsn, sql string) string {
 // new timeline, independent of the cluster in both directions, and the
 // cluster sees no outage. Bad requests change nothing.
 func TestForkReplicaUnderProbeLoad(t *testing.T) {
-	d := startRig(t, Options{Nodes: 3, Probe: true})
+	// Synchronous mode: one replica is the synchronous standby, and the
+	// fork must come from the other (forks.PickSource).
+	d := startRig(t, Options{Nodes: 3, Probe: true, SynchronousMode: true})
 	if !d.Rig.Volumes() {
 		t.Skip("this machine cannot give nodes btrfs volumes (needs root and mkfs.btrfs)")
 	}
@@ -73,11 +75,19 @@ func TestForkReplicaUnderProbeLoad(t *testing.T) {
 	conn.Close(ctx)
 	// The replica must have the row before the fork is taken.
 	time.Sleep(2 * time.Second)
-	primaryTL := 0
-	for _, n := range getState(t, d).Nodes {
-		if n.Name == h.Leader {
-			primaryTL = n.Timeline
+	primaryTL, syncStandby := 0, ""
+	for deadline := time.Now().Add(time.Minute); syncStandby == "" && time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		for _, n := range getState(t, d).Nodes {
+			if n.Name == h.Leader {
+				primaryTL = n.Timeline
+			}
+			if n.Sync {
+				syncStandby = n.Name
+			}
 		}
+	}
+	if syncStandby == "" {
+		t.Fatal("no node became the synchronous standby within a minute")
 	}
 	before := len(d.Observer.Report().Outages)
 
@@ -105,13 +115,16 @@ func TestForkReplicaUnderProbeLoad(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &f); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("fork %s of %s: %s, writable in %.2f s (checkpoint %.2f, copy %.2f, start %.2f, promote %.2f) after replaying %d bytes of WAL, request %.2f s, timeline %d (cluster %d)",
-		f.Name, f.Node, f.Method, f.ToWritableS, f.CheckpointS, f.CopyS, f.StartS, f.PromoteS, f.ReplayBytes, time.Since(start).Seconds(), f.Timeline, primaryTL)
+	t.Logf("synchronous standby %s; fork %s of %s: %s, writable in %.2f s (checkpoint %.2f, copy %.2f, start %.2f, promote %.2f) after replaying %d bytes of WAL, request %.2f s, timeline %d (cluster %d)",
+		syncStandby, f.Name, f.Node, f.Method, f.ToWritableS, f.CheckpointS, f.CopyS, f.StartS, f.PromoteS, f.ReplayBytes, time.Since(start).Seconds(), f.Timeline, primaryTL)
 	if f.ReplayBytes <= 0 {
 		t.Errorf("replay_bytes %d: the agent did not report the WAL its snapshot fork replayed", f.ReplayBytes)
 	}
 	if f.Node == h.Leader {
 		t.Errorf("forked the primary %s; the default source is a replica", f.Node)
+	}
+	if f.Node == syncStandby {
+		t.Errorf("forked the synchronous standby %s; an asynchronous replica was there", f.Node)
 	}
 	if f.Method != "snapshot" {
 		t.Errorf("method %s on a btrfs volume, want snapshot", f.Method)

@@ -29,6 +29,13 @@ func TestPickSource(t *testing.T) {
 	lagless := state()
 	lagless.Nodes[2].State = "starting"
 	noReplica := headnode.State{Nodes: state().Nodes[:1]}
+	// n3 lags least but is the synchronous standby: n2 is forked instead,
+	// unless it is the only replica left.
+	syncN3 := state()
+	syncN3.Nodes[2].Sync = true
+	onlySync := state()
+	onlySync.Nodes[1].Sync, onlySync.Nodes[2].Sync = true, true
+	syncOnly := headnode.State{Nodes: []headnode.NodeState{syncN3.Nodes[0], syncN3.Nodes[2]}}
 	tests := []struct {
 		name string
 		st   headnode.State
@@ -38,6 +45,10 @@ func TestPickSource(t *testing.T) {
 	}{
 		{"least lagging streaming replica", state(), "", "n3", nil},
 		{"only streaming replicas count", lagless, "", "n2", nil},
+		{"asynchronous before synchronous", syncN3, "", "n2", nil},
+		{"least lagging of synchronous standbys", onlySync, "", "n3", nil},
+		{"a synchronous standby when no other", syncOnly, "", "n3", nil},
+		{"named synchronous standby", syncN3, "n3", "n3", nil},
 		{"named primary", state(), "n1", "n1", nil},
 		{"named replica", state(), "n2", "n2", nil},
 		{"named node powered off", state(), "n4", "", ErrNoSource},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -78,6 +79,7 @@ type HeadNode struct {
 	members  map[string]member
 	agents   map[string]bool
 	leader   string
+	syncs    map[string]bool // synchronous standbys per Patroni's /sync key
 	leaseTTL int64
 	config   *dcsConfig
 	powered  map[string]bool
@@ -273,6 +275,9 @@ func (h *HeadNode) knownKeys(service, agents string) []string {
 	if h.leader != "" {
 		keys = append(keys, service+"leader")
 	}
+	if len(h.syncs) > 0 {
+		keys = append(keys, service+"sync")
+	}
 	sort.Strings(keys)
 	return keys
 }
@@ -309,6 +314,18 @@ func (h *HeadNode) applyKV(ctx context.Context, service, agents, key string, val
 		if !deleted && lease != 0 {
 			go h.readLease(ctx, lease)
 		}
+	case key == service+"sync":
+		syncs := map[string]bool{}
+		if !deleted {
+			var err error
+			if syncs, err = parseSync(val); err != nil {
+				h.log.Warn("unreadable synchronous standby key", "key", key, "err", err)
+				return
+			}
+		}
+		h.mu.Lock()
+		h.syncs = syncs
+		h.mu.Unlock()
 	case key == service+"config":
 		var c dcsConfig
 		if !deleted && json.Unmarshal(val, &c) == nil {
@@ -501,7 +518,7 @@ func (h *HeadNode) State() State {
 	st := State{
 		Scope:     h.o.Scope,
 		Leader:    h.leader,
-		Nodes:     buildNodes(names, addrs, powered, agents, members, h.leader, routed),
+		Nodes:     buildNodes(names, addrs, powered, agents, members, h.leader, maps.Clone(h.syncs), routed),
 		Timings:   effective(h.o.Timings, h.config, version, h.leaseTTL),
 		Etcd:      h.o.Etcd,
 		UpdatedAt: h.o.Clock(),

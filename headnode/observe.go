@@ -177,7 +177,7 @@ func (ob *Observer) view(rep analysis.Report) dashboard.View {
 	}
 	for _, n := range st.Nodes {
 		v.Nodes = append(v.Nodes, dashboard.Node{Name: n.Name, Power: n.Power, Agent: n.Agent, Role: n.Role,
-			State: n.State, Timeline: n.Timeline, LagBytes: n.LagBytes, Switch: switches[n.Name]})
+			State: n.State, Timeline: n.Timeline, Sync: n.Sync, LagBytes: n.LagBytes, Switch: switches[n.Name]})
 	}
 	for _, f := range Failovers(rep) {
 		df := dashboard.Failover{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.DurationS, LostCommits: f.LostCommits,

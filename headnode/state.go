@@ -2,6 +2,7 @@ package headnode
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type NodeState struct {
 	PatroniRole string       `json:"patroni_role,omitempty"`
 	State       string       `json:"state,omitempty"`
 	Timeline    int          `json:"timeline,omitempty"`
+	// Sync is true for a replica that Patroni's /sync key names as a
+	// synchronous standby: the primary's commits wait for its flush.
+	Sync bool `json:"sync,omitempty"`
 	// LagBytes is how far the node's WAL position is behind the leader's.
 	LagBytes *int64 `json:"lag_bytes,omitempty"`
 	// Routed lists HAProxy listeners currently routing to the node.
@@ -85,6 +89,31 @@ func parseMember(v []byte) (member, bool) {
 	return m, true
 }
 
+// syncKey is the JSON Patroni keeps under /service/<scope>/sync in
+// synchronous mode: the leader and its synchronous standbys, comma-separated.
+type syncKey struct {
+	Leader      *string `json:"leader"`
+	SyncStandby *string `json:"sync_standby"`
+}
+
+// parseSync returns the synchronous standbys the /sync key names.
+func parseSync(v []byte) (map[string]bool, error) {
+	var k syncKey
+	if err := json.Unmarshal(v, &k); err != nil {
+		return nil, fmt.Errorf("sync key: %w", err)
+	}
+	out := map[string]bool{}
+	if k.SyncStandby == nil {
+		return out, nil
+	}
+	for _, n := range strings.Split(*k.SyncStandby, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out[n] = true
+		}
+	}
+	return out, nil
+}
+
 // dcsConfig is Patroni's /service/<scope>/config.
 type dcsConfig struct {
 	TTL          int `json:"ttl"`
@@ -95,7 +124,7 @@ type dcsConfig struct {
 // buildNodes derives every node's state from the raw inputs. Pure, so the
 // mapping is tested without a cluster.
 func buildNodes(names []string, addresses map[string]string, powered map[string]bool,
-	agents map[string]bool, members map[string]member, leader string, routed map[string][]string) []NodeState {
+	agents map[string]bool, members map[string]member, leader string, syncs map[string]bool, routed map[string][]string) []NodeState {
 	all := map[string]bool{}
 	for _, n := range names {
 		all[n] = true
@@ -136,6 +165,7 @@ func buildNodes(names []string, addresses map[string]string, powered map[string]
 			if strings.Contains(m.State, "rewind") {
 				ns.Role = cluster.RoleRewinding
 			}
+			ns.Sync = syncs[n] && n != leader && ns.Role == cluster.RoleReplica
 			if n != leader && leaderPos >= 0 && m.XLogLoc > 0 {
 				lag := leaderPos - m.XLogLoc
 				if lag < 0 {

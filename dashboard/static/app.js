@@ -170,7 +170,7 @@
     const on = n.power !== "off";
     p.power.dataset.on = String(on);
     p.power.textContent = on ? "power on" : "power off";
-    p.role.textContent = role;
+    p.role.textContent = n.sync ? `${role} (sync)` : role;
     p.state.textContent = n.state || "";
     p.tl.textContent = n.timeline ? String(n.timeline) : "–";
     p.lag.textContent = bytes(n.lag_bytes);
