@@ -99,6 +99,9 @@ type CreateOptions struct {
 	// a fork is background work next to a production source, so a positive
 	// value (10) keeps it from taking CPU from the source. 0 leaves it.
 	Nice int
+	// CPUs lists the CPUs (taskset -c) the fork's server and copy commands
+	// may run on, keeping the source's CPUs free; empty: any.
+	CPUs string
 }
 
 // Timings are the phases of one Create.
@@ -195,6 +198,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if o.Port <= 0 || o.Port > 65535 {
 		return Fork{}, fmt.Errorf("fork %q: port %d out of range", o.Name, o.Port)
 	}
+	if o.CPUs != "" {
+		if _, err := pglocal.ParseCPUs(o.CPUs); err != nil {
+			return Fork{}, fmt.Errorf("fork %q: %w", o.Name, err)
+		}
+	}
 	if o.SourceDSN == "" && !o.SourceStopped {
 		return Fork{}, fmt.Errorf("fork %q: SourceDSN is empty; it is needed for CHECKPOINT or the backup functions", o.Name)
 	}
@@ -253,7 +261,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if method == Copy {
 		log.Warn("no copy-on-write storage: copying every byte, which takes time proportional to the database", "source", src)
 	}
-	srv := pglocal.Server{BinDir: m.cfg.BinDir, DataDir: dst, LogFile: filepath.Join(o.Dir, o.Name+".log"), Owner: owner, Timeout: m.cfg.Timeout, Nice: o.Nice}
+	srv := pglocal.Server{BinDir: m.cfg.BinDir, DataDir: dst, LogFile: filepath.Join(o.Dir, o.Name+".log"), Owner: owner, Timeout: m.cfg.Timeout, Sched: o.sched()}
 	// From here on a failure must undo everything. Only a server we started
 	// is stopped: before Prepare the copy holds the source's postmaster.pid,
 	// and pg_ctl stop on it would stop the source.
@@ -298,7 +306,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 			if err := mkdirOwned(dst, owner); err != nil {
 				return Fork{}, err
 			}
-			if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyTreeArgs(src, dst, method == Reflink))); err != nil {
+			if err := copyTolerant(ctx, o.sched().Wrap(CopyTreeArgs(src, dst, method == Reflink))); err != nil {
 				return Fork{}, err
 			}
 			t.Snapshot = time.Since(start)
@@ -312,7 +320,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 		if err := mkdirOwned(dst, owner); err != nil {
 			return Fork{}, err
 		}
-		if _, err := pglocal.Run(ctx, owner, pglocal.NiceArgs(o.Nice, BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name))); err != nil {
+		if _, err := pglocal.Run(ctx, owner, o.sched().Wrap(BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name))); err != nil {
 			return Fork{}, err
 		}
 		t.Snapshot = time.Since(start)
@@ -415,7 +423,7 @@ func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst s
 	if err := mkdirOwned(dst, owner); err != nil {
 		return err
 	}
-	if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyTreeArgs(src, dst, reflink))); err != nil {
+	if err := copyTolerant(ctx, o.sched().Wrap(CopyTreeArgs(src, dst, reflink))); err != nil {
 		return err
 	}
 	var lsn, label, spcmap string
@@ -434,7 +442,7 @@ func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst s
 		}
 	}
 	if len(files) > 0 {
-		if err := copyTolerant(ctx, pglocal.NiceArgs(o.Nice, CopyFilesArgs(files, filepath.Join(dst, "pg_wal"), reflink))); err != nil {
+		if err := copyTolerant(ctx, o.sched().Wrap(CopyFilesArgs(files, filepath.Join(dst, "pg_wal"), reflink))); err != nil {
 			return err
 		}
 	}
@@ -483,6 +491,8 @@ func removeIfExists(path string) error {
 	}
 	return nil
 }
+
+func (o CreateOptions) sched() pglocal.Sched { return pglocal.Sched{Nice: o.Nice, CPUs: o.CPUs} }
 
 // checkpoint runs CHECKPOINT on the source (a restartpoint on a standby)
 // unless less than skipBelow bytes of WAL follow its last checkpoint's redo

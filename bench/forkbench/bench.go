@@ -29,6 +29,7 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
+	"golang.org/x/sys/unix"
 )
 
 // Options configures Run. Zero values take the defaults noted.
@@ -69,6 +70,10 @@ type Options struct {
 	CheckpointSkipBelow int64
 	// Source is SourceReplica (default) or SourcePrimary.
 	Source string
+	// PrimaryCPUs and ForkCPUs (taskset CPU lists, such as "0" and "1")
+	// keep the primary and the load apart from the forked server and its
+	// forks, as separate rig nodes are; empty: any CPU.
+	PrimaryCPUs, ForkCPUs string
 	// Sync makes the replica a synchronous standby once it streams: every
 	// commit on the primary then waits for the replica's WAL flush, the
 	// path by which a fork on another machine still reaches the primary.
@@ -139,6 +144,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Source != SourceReplica && o.Source != SourcePrimary {
 		return fmt.Errorf("forkbench: source %q: want %q or %q", o.Source, SourceReplica, SourcePrimary)
+	}
+	for _, c := range []string{o.PrimaryCPUs, o.ForkCPUs} {
+		if c == "" {
+			continue
+		}
+		if _, err := pglocal.ParseCPUs(c); err != nil {
+			return fmt.Errorf("forkbench: %w", err)
+		}
+	}
+	if o.PrimaryCPUs != "" {
+		restore, err := pinProcess(o.PrimaryCPUs)
+		if err != nil {
+			return fmt.Errorf("forkbench: pin the load to the primary's CPUs: %w", err)
+		}
+		defer restore()
 	}
 	if o.Sync && o.Source != SourceReplica {
 		return fmt.Errorf("forkbench: a synchronous standby needs source %q, not %q", SourceReplica, o.Source)
@@ -250,6 +270,66 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 	return st, nil
 }
 
+// pinProcess restricts every thread of this process (the load's clients)
+// to cpus; threads made later inherit it. restore gives every thread there
+// is then the set the calling thread had before.
+func pinProcess(cpus string) (restore func(), err error) {
+	set, err := cpuSet(cpus)
+	if err != nil {
+		return nil, err
+	}
+	var was unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		return nil, err
+	}
+	restore = func() { _ = setAllThreads(was) }
+	if err := setAllThreads(set); err != nil {
+		restore()
+		return nil, err
+	}
+	return restore, nil
+}
+
+func setAllThreads(set unix.CPUSet) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("thread %d: %w", tid, err)
+		}
+	}
+	return nil
+}
+
+// cpuSet turns a checked CPU list ("0,2-3") into a set.
+func cpuSet(list string) (unix.CPUSet, error) {
+	var set unix.CPUSet
+	if _, err := pglocal.ParseCPUs(list); err != nil {
+		return set, err
+	}
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if isRange {
+			b, _ = strconv.Atoi(hi)
+		}
+		if b < a || b >= 1024 {
+			return set, fmt.Errorf("CPU list %q: range %s", list, part)
+		}
+		for c := a; c <= b; c++ {
+			set.Set(c)
+		}
+	}
+	return set, nil
+}
+
 // serverSettings are the settings of the bench's primary and replica: the
 // rig's checkpoint_timeout, then the caller's, the last of a name winning.
 func serverSettings(extra []fork.Setting) []fork.Setting {
@@ -321,12 +401,17 @@ type pgServer struct {
 // newServer makes a server in a fresh subvolume at dir: initdb'd, or
 // streaming from primary when primary is not nil. stop undoes it all.
 func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, primary *pgServer) (s *pgServer, stop func() error, err error) {
+	// The primary runs on its CPUs, a replica (the forked server) on the forks'.
+	sched := pglocal.Sched{CPUs: o.PrimaryCPUs}
+	if primary != nil {
+		sched.CPUs = o.ForkCPUs
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, nil, err
 	}
 	s = &pgServer{port: port, dsn: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port),
-		srv: pglocal.Server{BinDir: o.BinDir, DataDir: dir, LogFile: dir + ".log", Owner: owner}}
+		srv: pglocal.Server{BinDir: o.BinDir, DataDir: dir, LogFile: dir + ".log", Owner: owner, Sched: sched}}
 	if err := fork.CreateSubvolume(ctx, dir, owner); err != nil {
 		return nil, nil, err
 	}
@@ -358,7 +443,7 @@ func newServer(ctx context.Context, o Options, owner pglocal.Owner, dir string, 
 		// -R writes standby.signal and primary_conninfo; the copied
 		// postgresql.conf still names the primary's port, overridden below.
 		args := []string{filepath.Join(o.BinDir, "pg_basebackup"), "-d", primary.dsn, "-D", dir, "-X", "stream", "-c", "fast", "-R", "--no-sync"}
-		if _, err := pglocal.Run(ctx, owner, args); err != nil {
+		if _, err := pglocal.Run(ctx, owner, sched.Wrap(args)); err != nil {
 			return nil, nil, fmt.Errorf("replica: %w", err)
 		}
 	}
@@ -608,7 +693,7 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, fs, s
 	}
 	name := fmt.Sprintf("bench-%d-%s", scale, m)
 	from := time.Now()
-	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CheckpointSkipBelow: o.CheckpointSkipBelow, Settings: o.Settings})
+	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CPUs: o.ForkCPUs, CheckpointSkipBelow: o.CheckpointSkipBelow, Settings: o.Settings})
 	to := time.Now()
 	if err != nil {
 		return tr, err
@@ -692,6 +777,7 @@ func machine(ctx context.Context, o Options, storage string) Machine {
 		m.ServerSettings = append(m.ServerSettings, kv.Key+"="+kv.Value)
 	}
 	m.SyncReplica = o.Sync
+	m.PrimaryCPUs, m.ForkCPUs = o.PrimaryCPUs, o.ForkCPUs
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

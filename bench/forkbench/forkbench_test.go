@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
+	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -159,6 +162,42 @@ func TestServerSettings(t *testing.T) {
 	}
 }
 
+func TestCPUSet(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+		err  string
+	}{
+		{"0", []int{0}, ""},
+		{"0,2-3", []int{0, 2, 3}, ""},
+		{"3-1", nil, "range 3-1"},
+		{"2000", nil, "range 2000"},
+		{"x", nil, "CPU list"},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			set, err := cpuSet(c.in)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for i := range 8 {
+				if set.IsSet(i) {
+					got = append(got, i)
+				}
+			}
+			if !slices.Equal(got, c.want) || set.Count() != len(c.want) {
+				t.Fatalf("got %v (count %d), want %v", got, set.Count(), c.want)
+			}
+		})
+	}
+}
+
 func TestPgbenchInitArgs(t *testing.T) {
 	got := strings.Join(PgbenchInitArgs("/usr/lib/postgresql/15/bin", 5433, 100), " ")
 	want := "/usr/lib/postgresql/15/bin/pgbench -i -q -s 100 -h 127.0.0.1 -p 5433 -U postgres postgres"
@@ -169,7 +208,7 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, SyncReplica: true, GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, SyncReplica: true, PrimaryCPUs: "0", ForkCPUs: "1", GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Controls: []Control{{Scale: 10, Source: "replica", Windows: 3, WindowS: 0.5, P50Ms: 2, P99Ms: 5, MaxMs: 7, Samples: 300, SteadyP99Ms: 6}},
 		Rows: []Row{
 			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, ReplayBytes: 34 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
@@ -298,10 +337,23 @@ func TestRunScale1(t *testing.T) {
 	// The forks' image in a directory of its own, as --forks-image-dir
 	// puts it on another disk; a server setting the report must name.
 	imgDir := filepath.Join(out, "forks-images")
+	runtime.LockOSThread() // the CPU check below reads this thread's set
+	defer runtime.UnlockOSThread()
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Fatal(err)
+	}
 	err := Run(ctx, Options{Scales: []int{1}, Out: out, ForksImageDir: imgDir, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Repeat: 2,
-		ServerSettings: []fork.Setting{{Key: "checkpoint_timeout", Value: "45s"}}, Log: log})
+		ServerSettings: []fork.Setting{{Key: "checkpoint_timeout", Value: "45s"}},
+		// CPU 0 exists everywhere: the servers, forks and load run through
+		// taskset and the pinned process, which is given back its CPUs.
+		PrimaryCPUs: "0", ForkCPUs: "0", Log: log})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil || after.Count() != before.Count() {
+		t.Errorf("after the run this thread may use %d CPUs, before %d (%v)", after.Count(), before.Count(), err)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil {
@@ -323,6 +375,9 @@ func TestRunScale1(t *testing.T) {
 	// A replica's snapshot replays at least the WAL since its restartpoint.
 	if r := res.Rows[0]; r.Method != string(fork.Snapshot) || r.ReplayBytes <= 0 {
 		t.Errorf("snapshot row replayed %d bytes, want some WAL", r.ReplayBytes)
+	}
+	if res.Machine.PrimaryCPUs != "0" || res.Machine.ForkCPUs != "0" {
+		t.Errorf("machine CPUs %q / %q, want 0 / 0", res.Machine.PrimaryCPUs, res.Machine.ForkCPUs)
 	}
 	if got := strings.Join(res.Machine.ServerSettings, ","); got != "checkpoint_timeout=45s" {
 		t.Errorf("machine.server_settings = %q", got)

@@ -81,7 +81,11 @@ type Machine struct {
 	ServerSettings []string `json:"server_settings,omitempty"`
 	// SyncReplica says the replica was a synchronous standby: the
 	// primary's commits waited for its WAL flush.
-	SyncReplica bool   `json:"sync_replica,omitempty"`
+	SyncReplica bool `json:"sync_replica,omitempty"`
+	// PrimaryCPUs and ForkCPUs are the CPU lists the primary (with the
+	// load) and the forked server (with its forks) were held to.
+	PrimaryCPUs string `json:"primary_cpus,omitempty"`
+	ForkCPUs    string `json:"fork_cpus,omitempty"`
 	Clients     int    `json:"clients"`
 	GoVersion   string `json:"go_version"`
 	// Load averages (/proc/loadavg) when the bench began and ended: the
@@ -189,6 +193,9 @@ func RenderReport(r Results) string {
 	if len(m.ServerSettings) > 0 {
 		fmt.Fprintf(&b, "Primary and replica settings: %s.\n", strings.Join(m.ServerSettings, ", "))
 	}
+	if m.PrimaryCPUs != "" || m.ForkCPUs != "" {
+		fmt.Fprintf(&b, "CPUs: the primary and the load on %s, the forked server and its forks on %s.\n", orAny(m.PrimaryCPUs), orAny(m.ForkCPUs))
+	}
 	if m.SyncReplica {
 		b.WriteString("The replica is a synchronous standby: every commit on the primary waits for its WAL flush.\n")
 	}
@@ -239,6 +246,13 @@ func RenderReport(r Results) string {
 	b.WriteString("Worst per phase: the slowest primary transaction overlapping the checkpoint, copy, start and promote phases.\n")
 	b.WriteString("Fork disk: bytes the fork holds exclusively after a short write load on it (btrfs `filesystem du` exclusive; snapshot and reflink forks share the rest with the source).\n")
 	return b.String()
+}
+
+func orAny(cpus string) string {
+	if cpus == "" {
+		return "any"
+	}
+	return cpus
 }
 
 func forks(n int) string {

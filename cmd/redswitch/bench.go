@@ -17,6 +17,7 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/fork"
+	"github.com/redswitch/redswitch/fork/pglocal"
 )
 
 // benchCommands are the benchmarks `redswitch bench` runs.
@@ -203,13 +204,15 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	settings := fs.String("fork-settings", "", "comma-separated key=value settings for every fork's postgresql.conf")
 	serverSettings := fs.String("server-settings", "", "comma-separated key=value settings for the primary's and the replica's postgresql.conf, after the rig's checkpoint_timeout="+cluster.CheckpointTimeout+" (which bounds a replica fork's replay; checkpoint_timeout=5min is PostgreSQL's default)")
 	forksImageDir := fs.String("forks-image-dir", "", "directory for the loop image of the forked server and its forks (default: the work dir); another disk, or /dev/shm, keeps the forks off the primary's disk")
+	primaryCPUs := fs.String("primary-cpus", "", "CPU list (taskset -c) for the primary and the load, e.g. 0; with --fork-cpus it keeps them apart from the forks, as separate nodes are")
+	forkCPUs := fs.String("fork-cpus", "", "CPU list (taskset -c) for the forked server and its forks, e.g. 1")
 	syncRep := fs.Bool("sync", false, "make the replica a synchronous standby (the primary's commits wait for its flush)")
 	skip := fs.Int64("checkpoint-skip-below", 0, "skip the source CHECKPOINT before a snapshot when less WAL than this many bytes follows its last one (0: always checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	o := forkbench.Options{Out: *out, WorkDir: *workDir, ForksImageDir: *forksImageDir, Clients: *clients, Rate: *rate, Steady: *steady,
-		CheckpointSkipBelow: *skip, Source: *source, Sync: *syncRep, Repeat: *repeat, Nice: *nice, Log: env.log}
+		CheckpointSkipBelow: *skip, Source: *source, Sync: *syncRep, PrimaryCPUs: *primaryCPUs, ForkCPUs: *forkCPUs, Repeat: *repeat, Nice: *nice, Log: env.log}
 	if *repeat < 1 {
 		return usagef("--repeat %d: want at least 1", *repeat)
 	}
@@ -222,6 +225,11 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	}
 	if *source != forkbench.SourceReplica && *source != forkbench.SourcePrimary {
 		return usagef("--source %q: want replica or primary", *source)
+	}
+	for flag, v := range map[string]string{"--primary-cpus": *primaryCPUs, "--fork-cpus": *forkCPUs} {
+		if _, err := pglocal.ParseCPUs(v); v != "" && err != nil {
+			return usagef("%s: %v", flag, err)
+		}
 	}
 	if *syncRep && *source != forkbench.SourceReplica {
 		return usagef("--sync: a synchronous standby needs --source replica")

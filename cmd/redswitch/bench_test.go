@@ -30,6 +30,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "fork", "--server-settings", "checkpoint_timeout"}, `--server-settings: "checkpoint_timeout": want key=value`},
 		{[]string{"bench", "fork", "--fork-settings", "a b=1"}, `--fork-settings: "a b=1": want key=value with a parameter name`},
 		{[]string{"bench", "fork", "--sync", "--source", "primary"}, "--sync: a synchronous standby needs --source replica"},
+		{[]string{"bench", "fork", "--fork-cpus", "1;x"}, `--fork-cpus: CPU list "1;x"`},
 		{[]string{"bench", "fiu", "--trials", "-1"}, "--trials -1: want at least 1"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,13 +110,34 @@ func seconds(d time.Duration) string {
 	return strconv.Itoa(s)
 }
 
-// NiceArgs prefixes argv with nice(1) when n is not 0: a server started
-// through it, and all its backends, keep that niceness.
-func NiceArgs(n int, argv []string) []string {
-	if n == 0 {
-		return argv
+// Sched is how a server's or a copy's processes are scheduled; zero values
+// leave what they inherit.
+type Sched struct {
+	Nice int    // nice(1) niceness
+	CPUs string // taskset(1) CPU list such as "1" or "0,2-3"
+}
+
+// cpuList is taskset's CPU list: numbers and ranges, comma-separated.
+var cpuList = regexp.MustCompile(`^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$`)
+
+// ParseCPUs checks a CPU list ("1", "0,2-3") for Sched.CPUs.
+func ParseCPUs(s string) (string, error) {
+	if !cpuList.MatchString(s) {
+		return "", fmt.Errorf("CPU list %q: want numbers and ranges such as 1 or 0,2-3", s)
 	}
-	return append([]string{"nice", "-n", strconv.Itoa(n)}, argv...)
+	return s, nil
+}
+
+// Wrap prefixes argv with taskset and nice as set: a server started
+// through them, and all its backends, keep both.
+func (s Sched) Wrap(argv []string) []string {
+	if s.Nice != 0 {
+		argv = append([]string{"nice", "-n", strconv.Itoa(s.Nice)}, argv...)
+	}
+	if s.CPUs != "" {
+		argv = append([]string{"taskset", "-c", s.CPUs}, argv...)
+	}
+	return argv
 }
 
 // Server is one data directory and how to run its server.
@@ -125,7 +147,7 @@ type Server struct {
 	LogFile string
 	Owner   Owner
 	Timeout time.Duration // for start, stop and promote; 0 means 5 minutes
-	Nice    int           // niceness of the server's processes (see NiceArgs)
+	Sched   Sched         // how the server's processes are scheduled
 }
 
 func (s Server) timeout() time.Duration {
@@ -141,7 +163,7 @@ func (s Server) Start(ctx context.Context) error {
 	if err := s.touchLog(); err != nil {
 		return err
 	}
-	if _, err := Run(ctx, s.Owner, NiceArgs(s.Nice, StartArgs(s.BinDir, s.DataDir, s.LogFile, s.timeout()))); err != nil {
+	if _, err := Run(ctx, s.Owner, s.Sched.Wrap(StartArgs(s.BinDir, s.DataDir, s.LogFile, s.timeout()))); err != nil {
 		return fmt.Errorf("start %s: %w; log: %s", s.DataDir, err, s.logTail())
 	}
 	return nil

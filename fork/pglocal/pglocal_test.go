@@ -20,6 +20,10 @@ func TestBuilders(t *testing.T) {
 		{"stop", StopArgs(bin, "/d", "fast", 1500*time.Millisecond), bin + "/pg_ctl stop -D /d -m fast -w -s -t 2"},
 		{"promote", PromoteArgs(bin, "/d", 0), bin + "/pg_ctl promote -D /d -w -s -t 1"},
 		{"initdb", InitDBArgs(bin, "/d"), bin + "/initdb -D /d -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync"},
+		{"sched none", Sched{}.Wrap([]string{"cp", "a", "b"}), "cp a b"},
+		{"sched nice", Sched{Nice: 10}.Wrap([]string{"cp"}), "nice -n 10 cp"},
+		{"sched cpus and nice", Sched{Nice: 10, CPUs: "1"}.Wrap([]string{"cp"}), "taskset -c 1 nice -n 10 cp"},
+		{"sched cpus", Sched{CPUs: "0,2-3"}.Wrap([]string{"cp"}), "taskset -c 0,2-3 cp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,4 +68,29 @@ func TestTail(t *testing.T) {
 	if got := Tail("ab", 3); got != "ab" {
 		t.Fatalf("Tail = %q", got)
 	}
+}
+
+func TestParseCPUs(t *testing.T) {
+	for in, ok := range map[string]bool{"0": true, "1": true, "0,2-3": true, "10-11,4": true,
+		"": false, "a": false, "1-": false, ",1": false, "1,,2": false, "1 2": false, "-c 1": false, "1;rm": false} {
+		t.Run(in, func(t *testing.T) {
+			got, err := ParseCPUs(in)
+			if ok && (err != nil || got != in) {
+				t.Fatalf("ParseCPUs(%q) = %q, %v", in, got, err)
+			}
+			if !ok && (err == nil || !strings.Contains(err.Error(), "CPU list")) {
+				t.Fatalf("ParseCPUs(%q) accepted or unclear: %v", in, err)
+			}
+		})
+	}
+}
+
+func FuzzParseCPUs(f *testing.F) {
+	f.Add("0,2-3")
+	f.Add("-c")
+	f.Fuzz(func(t *testing.T, in string) {
+		if _, err := ParseCPUs(in); err == nil && strings.Trim(in, "0123456789,-") != "" {
+			t.Fatalf("accepted %q", in)
+		}
+	})
 }
