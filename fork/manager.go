@@ -199,7 +199,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 		return Fork{}, fmt.Errorf("fork %q: port %d out of range", o.Name, o.Port)
 	}
 	if o.CPUs != "" {
-		if _, err := pglocal.ParseCPUs(o.CPUs); err != nil {
+		if err := pglocal.CheckCPUs(o.CPUs); err != nil {
 			return Fork{}, fmt.Errorf("fork %q: %w", o.Name, err)
 		}
 	}

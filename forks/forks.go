@@ -131,9 +131,8 @@ func PickSource(st headnode.State, from string) (string, error) {
 		if n.LagBytes != nil {
 			lag = *n.LagBytes
 		}
-		sync := n.Sync
-		if best == "" || (bestSync && !sync) || (sync == bestSync && lag < bestLag) {
-			best, bestLag, bestSync = n.Name, lag, sync
+		if best == "" || (bestSync && !n.Sync) || (n.Sync == bestSync && lag < bestLag) {
+			best, bestLag, bestSync = n.Name, lag, n.Sync
 		}
 	}
 	if best == "" {

@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) error {
 		if c == "" {
 			continue
 		}
-		if _, err := pglocal.ParseCPUs(c); err != nil {
+		if err := pglocal.CheckCPUs(c); err != nil {
 			return fmt.Errorf("forkbench: %w", err)
 		}
 	}
@@ -310,7 +310,7 @@ func setAllThreads(set unix.CPUSet) error {
 // cpuSet turns a checked CPU list ("0,2-3") into a set.
 func cpuSet(list string) (unix.CPUSet, error) {
 	var set unix.CPUSet
-	if _, err := pglocal.ParseCPUs(list); err != nil {
+	if err := pglocal.CheckCPUs(list); err != nil {
 		return set, err
 	}
 	for _, part := range strings.Split(list, ",") {
@@ -466,33 +466,27 @@ func makeSync(ctx context.Context, primaryDSN string) error {
 			return fmt.Errorf("synchronous standby: %s: %w", q, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		var n int
-		err := queryRow(ctx, primaryDSN, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", &n)
-		if err == nil && n > 0 {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("replica not synchronous: %w", errors.Join(ctx.Err(), err))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return waitReplica(ctx, primaryDSN, "sync_state = 'sync'", "replica not synchronous")
 }
 
 // waitStreaming waits until the primary reports the replica streaming.
 func waitStreaming(ctx context.Context, primaryDSN string) error {
+	return waitReplica(ctx, primaryDSN, "state = 'streaming'", "replica not streaming")
+}
+
+// waitReplica polls pg_stat_replication on the primary for a minute until
+// a row matches where; the error starts with what.
+func waitReplica(ctx context.Context, primaryDSN, where, what string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
 		var n int
-		err := queryRow(ctx, primaryDSN, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &n)
+		err := queryRow(ctx, primaryDSN, "SELECT count(*) FROM pg_stat_replication WHERE "+where, &n)
 		if err == nil && n > 0 {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("replica not streaming: %w", errors.Join(ctx.Err(), err))
+			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), err))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -227,7 +227,10 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 		return usagef("--source %q: want replica or primary", *source)
 	}
 	for flag, v := range map[string]string{"--primary-cpus": *primaryCPUs, "--fork-cpus": *forkCPUs} {
-		if _, err := pglocal.ParseCPUs(v); v != "" && err != nil {
+		if v == "" {
+			continue
+		}
+		if err := pglocal.CheckCPUs(v); err != nil {
 			return usagef("%s: %v", flag, err)
 		}
 	}

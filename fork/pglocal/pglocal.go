@@ -120,12 +120,12 @@ type Sched struct {
 // cpuList is taskset's CPU list: numbers and ranges, comma-separated.
 var cpuList = regexp.MustCompile(`^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$`)
 
-// ParseCPUs checks a CPU list ("1", "0,2-3") for Sched.CPUs.
-func ParseCPUs(s string) (string, error) {
+// CheckCPUs checks a CPU list ("1", "0,2-3") for Sched.CPUs.
+func CheckCPUs(s string) error {
 	if !cpuList.MatchString(s) {
-		return "", fmt.Errorf("CPU list %q: want numbers and ranges such as 1 or 0,2-3", s)
+		return fmt.Errorf("CPU list %q: want numbers and ranges such as 1 or 0,2-3", s)
 	}
-	return s, nil
+	return nil
 }
 
 // Wrap prefixes argv with taskset and nice as set: a server started
