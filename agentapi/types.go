@@ -111,6 +111,14 @@ type ForkInfo struct {
 	ReplayBytes int64 `json:"replay_bytes,omitempty"`
 }
 
+// ReplayedMB words ReplayBytes for people ("33.7 MB"); "" when unknown.
+func (f ForkInfo) ReplayedMB() string {
+	if f.ReplayBytes <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.1f MB", float64(f.ReplayBytes)/1e6)
+}
+
 // DecodeForkRequest parses and checks a fork request's shape; the agent
 // checks the name itself against its fork rules.
 func DecodeForkRequest(r io.Reader) (ForkRequest, error) {

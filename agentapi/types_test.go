@@ -213,3 +213,11 @@ func FuzzDecodeForkRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestForkInfoReplayedMB(t *testing.T) {
+	for n, want := range map[int64]string{0: "", -1: "", 33671704: "33.7 MB", 999: "0.0 MB"} {
+		if got := (ForkInfo{ReplayBytes: n}).ReplayedMB(); got != want {
+			t.Errorf("ReplayedMB(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -164,7 +164,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (agentapi.ForkI
 		return agentapi.ForkInfo{}, fmt.Errorf("fork %s of %s: %w", req.Name, node, err)
 	}
 	s.record(journal.Event{Kind: journal.KindNode, Node: node, Source: "api", ID: f.Name, Timeline: f.Timeline,
-		Detail: fmt.Sprintf("forked as %s (%s, writable in %.1f s%s, timeline %d)", f.Name, f.Method, f.ToWritableS, replayed(f.ReplayBytes), f.Timeline)})
+		Detail: fmt.Sprintf("forked as %s (%s, writable in %.1f s%s, timeline %d)", f.Name, f.Method, f.ToWritableS, replayed(f), f.Timeline)})
 	s.o.Log.Info("fork created", "node", node, "fork", f.Name, "method", f.Method, "to_writable_s", f.ToWritableS, "replay_bytes", f.ReplayBytes)
 	return f, nil
 }
@@ -306,9 +306,9 @@ func (s *Service) Mount(mux *http.ServeMux, guard func(http.Handler) http.Handle
 }
 
 // replayed words the WAL a fork replayed, when known.
-func replayed(n int64) string {
-	if n <= 0 {
-		return ""
+func replayed(f agentapi.ForkInfo) string {
+	if mb := f.ReplayedMB(); mb != "" {
+		return " after replaying " + mb + " of WAL"
 	}
-	return fmt.Sprintf(" after replaying %.1f MB of WAL", float64(n)/1e6)
+	return ""
 }

@@ -225,16 +225,15 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 	for _, s := range o.Scales {
 		maxScale = max(maxScale, s)
 	}
-	var mounted []string
+	var mounted [][2]string // image, mount point
 	unmount := func() {
-		for _, img := range mounted {
-			mnt := filepath.Join(o.WorkDir, strings.TrimSuffix(filepath.Base(img), ".img"))
-			if err := fork.Unmount(context.WithoutCancel(ctx), mnt); err != nil {
+		for _, m := range mounted {
+			if err := fork.Unmount(context.WithoutCancel(ctx), m[1]); err != nil {
 				o.Log.Error("unmount bench btrfs", "err", err)
 				continue
 			}
-			os.Remove(img)
-			os.Remove(mnt)
+			os.Remove(m[0])
+			os.Remove(m[1])
 		}
 	}
 	mount := func(imgDir, name string, size int64) (string, error) {
@@ -243,7 +242,7 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 		if err := fork.EnsureBtrfs(ctx, o.Log, img, mnt, size); err != nil {
 			return "", fmt.Errorf("forkbench: %w", err)
 		}
-		mounted = append(mounted, img)
+		mounted = append(mounted, [2]string{img, mnt})
 		return mnt, nil
 	}
 	// Source plus one full copy plus WAL, with room to spare.

@@ -114,9 +114,9 @@ func forkRemote(ctx context.Context, env *environ, sub string, args []string) er
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tNODE\tMETHOD\tTIMELINE\tWRITABLE IN\tWAL REPLAYED\tRUNNING\tDSN")
 	for _, f := range forks {
-		wal := "-"
-		if f.ReplayBytes > 0 {
-			wal = fmt.Sprintf("%.1f MB", float64(f.ReplayBytes)/1e6)
+		wal := f.ReplayedMB()
+		if wal == "" {
+			wal = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f s\t%s\t%v\t%s\n", f.Name, f.Node, f.Method, f.Timeline, f.ToWritableS, wal, f.Running, f.DSN)
 	}
