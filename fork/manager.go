@@ -99,6 +99,13 @@ type CreateOptions struct {
 	// a fork is background work next to a production source, so a positive
 	// value (10) keeps it from taking CPU from the source. 0 leaves it.
 	Nice int
+	// Idle runs the fork's server and copy commands under SCHED_IDLE
+	// instead of nice: they get a CPU only when no ordinary process wants
+	// it, and a waking backend of the source preempts them at once. On
+	// the 2-core bench machine it did not lower the primary's p99 beyond
+	// run-to-run noise (bench fork --idle); a fork crawls on a saturated
+	// machine.
+	Idle bool
 	// CPUs lists the CPUs (taskset -c) the fork's server and copy commands
 	// may run on, keeping the source's CPUs free; empty: any.
 	CPUs string
@@ -492,7 +499,9 @@ func removeIfExists(path string) error {
 	return nil
 }
 
-func (o CreateOptions) sched() pglocal.Sched { return pglocal.Sched{Nice: o.Nice, CPUs: o.CPUs} }
+func (o CreateOptions) sched() pglocal.Sched {
+	return pglocal.Sched{Nice: o.Nice, CPUs: o.CPUs, Idle: o.Idle}
+}
 
 // checkpoint runs CHECKPOINT on the source (a restartpoint on a standby)
 // unless less than skipBelow bytes of WAL follow its last checkpoint's redo

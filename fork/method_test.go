@@ -75,7 +75,7 @@ func TestBuilders(t *testing.T) {
 			"/usr/lib/postgresql/15/bin/pg_basebackup -d host=h port=1 -D /f/x -X stream -c fast --no-sync -l redswitch fork x"},
 		{"du", DiskUsageArgs("/b/f1"), "btrfs filesystem du -s --raw /b/f1"},
 		{"mkfs", MkfsBtrfsArgs("/img"), "mkfs.btrfs -q /img"},
-		{"mount", MountLoopArgs("/img", "/mnt"), "mount -o loop /img /mnt"},
+		{"mount", MountLoopArgs("/img", "/mnt"), "mount -o loop,nodatacow /img /mnt"},
 		{"umount", UnmountArgs("/mnt"), "umount /mnt"},
 	}
 	for _, tt := range tests {

@@ -48,7 +48,8 @@ func VolumesSupported() error {
 
 // createVolume makes and mounts one node's volume and returns its mount
 // point. user_subvol_rm_allowed lets PostgreSQL's owner remove a data
-// directory that is a subvolume, as Patroni does before re-initialising.
+// directory that is a subvolume, as Patroni does before re-initialising;
+// nodatacow is fork.LoopOptions' (measured there).
 func createVolume(ctx context.Context, dataDir, rigID, node string, size int64) (string, error) {
 	img, mnt := volumePaths(dataDir, rigID, node)
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
@@ -66,7 +67,7 @@ func createVolume(ctx context.Context, dataDir, rigID, node string, size int64) 
 		err = run(ctx, "mkfs.btrfs", "-q", img)
 	}
 	if err == nil {
-		err = run(ctx, "mount", "-o", "loop,user_subvol_rm_allowed", img, mnt)
+		err = run(ctx, "mount", "-o", "loop,nodatacow,user_subvol_rm_allowed", img, mnt)
 	}
 	if err != nil {
 		os.Remove(img)

@@ -52,8 +52,10 @@ type Options struct {
 	Methods        []fork.Method // default snapshot, reflink, basebackup, copy
 	Clients        int           // load connections; default 4
 	Rate           float64       // total paced load, transactions/s; default 200
-	Steady         time.Duration // steady-state window before the forks; default 10 s
-	Settle         time.Duration // pause between forks; default 3 s
+	// Steady is the steady-state window before the forks; default
+	// CheckpointCycles of the servers' checkpoint_timeout (60 s).
+	Steady time.Duration
+	Settle time.Duration // pause between forks; default 3 s
 	// ForkWrites is how many transactions run on each fork before its disk
 	// usage is measured; default 2000.
 	ForkWrites int
@@ -65,6 +67,8 @@ type Options struct {
 	// Nice is the niceness of each fork (fork.CreateOptions.Nice); default
 	// 10, -1 for none.
 	Nice int
+	// Idle runs each fork under SCHED_IDLE (fork.CreateOptions.Idle).
+	Idle bool
 	// CheckpointSkipBelow is fork.CreateOptions.CheckpointSkipBelow: skip
 	// the source CHECKPOINT when less WAL than this follows its last one.
 	CheckpointSkipBelow int64
@@ -102,9 +106,6 @@ func (o *Options) defaults() {
 	if o.Rate <= 0 {
 		o.Rate = 200
 	}
-	if o.Steady <= 0 {
-		o.Steady = 10 * time.Second
-	}
 	if o.Settle <= 0 {
 		o.Settle = 3 * time.Second
 	}
@@ -141,6 +142,13 @@ func Run(ctx context.Context, o Options) error {
 		if s <= 0 {
 			return fmt.Errorf("forkbench: scale %d is not positive", s)
 		}
+	}
+	if o.Steady <= 0 {
+		d, err := steadyFor(serverSettings(o.ServerSettings))
+		if err != nil {
+			return fmt.Errorf("forkbench: server settings: %w", err)
+		}
+		o.Steady = d
 	}
 	if o.Source != SourceReplica && o.Source != SourcePrimary {
 		return fmt.Errorf("forkbench: source %q: want %q or %q", o.Source, SourceReplica, SourcePrimary)
@@ -265,7 +273,7 @@ func storageFor(ctx context.Context, o Options) (storage, error) {
 			return storage{}, err
 		}
 	}
-	st.desc = "btrfs on loop devices (sparse images); " + imageDesc(o.Source, o.WorkDir, imgDir)
+	st.desc = "btrfs on loop devices (sparse images, mounted " + fork.LoopOptions + "); " + imageDesc(o.Source, o.WorkDir, imgDir)
 	return st, nil
 }
 
@@ -686,7 +694,7 @@ func forkOnce(ctx context.Context, o Options, mgr *fork.Manager, ld *load, fs, s
 	}
 	name := fmt.Sprintf("bench-%d-%s", scale, m)
 	from := time.Now()
-	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, CPUs: o.ForkCPUs, CheckpointSkipBelow: o.CheckpointSkipBelow, Settings: o.Settings})
+	f, err := mgr.Create(ctx, fork.CreateOptions{SourceDir: src, SourceDSN: dsn, Name: name, Port: port, Method: m, AllowCopy: true, Nice: o.Nice, Idle: o.Idle, CPUs: o.ForkCPUs, CheckpointSkipBelow: o.CheckpointSkipBelow, Settings: o.Settings})
 	to := time.Now()
 	if err != nil {
 		return tr, err
@@ -771,6 +779,13 @@ func machine(ctx context.Context, o Options, storage string) Machine {
 	}
 	m.SyncReplica = o.Sync
 	m.PrimaryCPUs, m.ForkCPUs = o.PrimaryCPUs, o.ForkCPUs
+	m.SteadyS = o.Steady.Seconds()
+	switch {
+	case o.Idle:
+		m.ForkSched = "SCHED_IDLE"
+	case o.Nice != 0:
+		m.ForkSched = fmt.Sprintf("nice %d", o.Nice)
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -86,8 +86,14 @@ type Machine struct {
 	// load) and the forked server (with its forks) were held to.
 	PrimaryCPUs string `json:"primary_cpus,omitempty"`
 	ForkCPUs    string `json:"fork_cpus,omitempty"`
-	Clients     int    `json:"clients"`
-	GoVersion   string `json:"go_version"`
+	// SteadyS is the length of the steady-state window before the first
+	// fork, in seconds; 0 in older results (10 s then).
+	SteadyS float64 `json:"steady_s,omitempty"`
+	// ForkSched is how each fork's server and copy commands were
+	// scheduled: "nice N" or "SCHED_IDLE"; empty for older results.
+	ForkSched string `json:"fork_sched,omitempty"`
+	Clients   int    `json:"clients"`
+	GoVersion string `json:"go_version"`
 	// Load averages (/proc/loadavg) when the bench began and ended: the
 	// machine may be shared, and latency means little on a busy one.
 	LoadAvgStart string `json:"loadavg_start"`
@@ -195,6 +201,12 @@ func RenderReport(r Results) string {
 	}
 	if m.PrimaryCPUs != "" || m.ForkCPUs != "" {
 		fmt.Fprintf(&b, "CPUs: the primary and the load on %s, the forked server and its forks on %s.\n", orAny(m.PrimaryCPUs), orAny(m.ForkCPUs))
+	}
+	if m.SteadyS > 0 {
+		fmt.Fprintf(&b, "Steady state: the primary's transactions in the %.0f s before the first fork of each scale.\n", m.SteadyS)
+	}
+	if m.ForkSched != "" {
+		fmt.Fprintf(&b, "Each fork's server and copy commands ran under %s.\n", m.ForkSched)
 	}
 	if m.SyncReplica {
 		b.WriteString("The replica is a synchronous standby: every commit on the primary waits for its WAL flush.\n")

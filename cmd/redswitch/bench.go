@@ -197,9 +197,10 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 	workDir := fs.String("work-dir", "", "where the databases live (default OUT/work; a loop btrfs is made when not on btrfs)")
 	clients := fs.Int("clients", 4, "load connections")
 	rate := fs.Float64("rate", 200, "total paced load, transactions per second")
-	steady := fs.Duration("steady", 10*time.Second, "steady-state window before the forks")
+	steady := fs.Duration("steady", 0, "steady-state window before the forks (default: two of the servers' checkpoint_timeout, 60 s)")
 	source := fs.String("source", forkbench.SourceReplica, "what to fork: replica (a streaming replica of the loaded primary, as `fork create` does by default) or primary (the loaded primary itself)")
 	nice := fs.Int("nice", 10, "niceness of each fork's server and copy commands (-1: none)")
+	idle := fs.Bool("idle", false, "run each fork's server and copy commands under SCHED_IDLE instead of nice")
 	repeat := fs.Int("repeat", 3, "forks per method and scale; the primary's latency pools their windows")
 	settings := fs.String("fork-settings", "", "comma-separated key=value settings for every fork's postgresql.conf")
 	serverSettings := fs.String("server-settings", "", "comma-separated key=value settings for the primary's and the replica's postgresql.conf, after the rig's checkpoint_timeout="+cluster.CheckpointTimeout+" (which bounds a replica fork's replay; checkpoint_timeout=5min is PostgreSQL's default)")
@@ -212,7 +213,7 @@ func runBenchFork(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	o := forkbench.Options{Out: *out, WorkDir: *workDir, ForksImageDir: *forksImageDir, Clients: *clients, Rate: *rate, Steady: *steady,
-		CheckpointSkipBelow: *skip, Source: *source, Sync: *syncRep, PrimaryCPUs: *primaryCPUs, ForkCPUs: *forkCPUs, Repeat: *repeat, Nice: *nice, Log: env.log}
+		CheckpointSkipBelow: *skip, Source: *source, Sync: *syncRep, PrimaryCPUs: *primaryCPUs, ForkCPUs: *forkCPUs, Repeat: *repeat, Nice: *nice, Idle: *idle, Log: env.log}
 	if *repeat < 1 {
 		return usagef("--repeat %d: want at least 1", *repeat)
 	}

@@ -115,6 +115,11 @@ func seconds(d time.Duration) string {
 type Sched struct {
 	Nice int    // nice(1) niceness
 	CPUs string // taskset(1) CPU list such as "1" or "0,2-3"
+	// Idle runs the processes under SCHED_IDLE (chrt --idle): any runnable
+	// ordinary process takes the CPU from them at once, where a niced one
+	// may still hold it for the rest of its time slice. Niceness does not
+	// apply under SCHED_IDLE.
+	Idle bool
 }
 
 // cpuList is taskset's CPU list: numbers and ranges, comma-separated.
@@ -128,10 +133,13 @@ func CheckCPUs(s string) error {
 	return nil
 }
 
-// Wrap prefixes argv with taskset and nice as set: a server started
-// through them, and all its backends, keep both.
+// Wrap prefixes argv with taskset and chrt or nice as set: a server
+// started through them, and all its backends, keep them.
 func (s Sched) Wrap(argv []string) []string {
-	if s.Nice != 0 {
+	switch {
+	case s.Idle:
+		argv = append([]string{"chrt", "--idle", "0"}, argv...)
+	case s.Nice != 0:
 		argv = append([]string{"nice", "-n", strconv.Itoa(s.Nice)}, argv...)
 	}
 	if s.CPUs != "" {

@@ -24,6 +24,7 @@ func TestBuilders(t *testing.T) {
 		{"sched nice", Sched{Nice: 10}.Wrap([]string{"cp"}), "nice -n 10 cp"},
 		{"sched cpus and nice", Sched{Nice: 10, CPUs: "1"}.Wrap([]string{"cp"}), "taskset -c 1 nice -n 10 cp"},
 		{"sched cpus", Sched{CPUs: "0,2-3"}.Wrap([]string{"cp"}), "taskset -c 0,2-3 cp"},
+		{"sched idle over nice", Sched{Nice: 10, Idle: true, CPUs: "1"}.Wrap([]string{"cp"}), "taskset -c 1 chrt --idle 0 cp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
