@@ -208,7 +208,7 @@ func TestPgbenchInitArgs(t *testing.T) {
 
 func sampleResults() Results {
 	return Results{
-		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, SyncReplica: true, PrimaryCPUs: "0", ForkCPUs: "1", GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemBytes: 8 << 30, Kernel: "6.1.0", Postgres: "postgres (PostgreSQL) 15.18", Storage: "btrfs on a loop device", LoadTPS: 200, Clients: 4, ServerSettings: []string{"checkpoint_timeout=1min"}, SyncReplica: true, PrimaryCPUs: "0", ForkCPUs: "1", SteadyS: 120, ForkSched: "SCHED_IDLE", GoVersion: "go1.26", LoadAvgStart: "0.50 0.40 0.30", LoadAvgEnd: "1.00 0.60 0.40"},
 		Controls: []Control{{Scale: 10, Source: "replica", Windows: 3, WindowS: 0.5, P50Ms: 2, P99Ms: 5, MaxMs: 7, Samples: 300, SteadyP99Ms: 6}},
 		Rows: []Row{
 			{Scale: 10, Method: "snapshot", Source: "replica", Forks: 3, ToWritableS: 0.9, ToWritableMaxS: 1.1, PhaseMaxMs: PhaseLatency{Checkpoint: 4, Copy: 5, Start: 12, Promote: 7}, LatencyP50Ms: 3, LatencyP99Ms: 9, LatencyMaxMs: 12, SteadyP50Ms: 2.5, SteadyP99Ms: 6, SteadyMaxMs: 20, DiskBytes: 5 << 20, ReplayBytes: 34 << 20, CheckpointS: 0.2, CopyS: 0.03, StartS: 0.4, PromoteS: 0.2, Samples: 180, SourceDBBytes: 160 << 20},
@@ -346,8 +346,9 @@ func TestRunScale1(t *testing.T) {
 	err := Run(ctx, Options{Scales: []int{1}, Out: out, ForksImageDir: imgDir, Steady: 2 * time.Second, Settle: 500 * time.Millisecond, ForkWrites: 200, Repeat: 2,
 		ServerSettings: []fork.Setting{{Key: "checkpoint_timeout", Value: "45s"}},
 		// CPU 0 exists everywhere: the servers, forks and load run through
-		// taskset and the pinned process, which is given back its CPUs.
-		PrimaryCPUs: "0", ForkCPUs: "0", Log: log})
+		// taskset and the pinned process, which is given back its CPUs;
+		// the forks also through chrt --idle.
+		PrimaryCPUs: "0", ForkCPUs: "0", Idle: true, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,6 +376,9 @@ func TestRunScale1(t *testing.T) {
 	// A replica's snapshot replays at least the WAL since its restartpoint.
 	if r := res.Rows[0]; r.Method != string(fork.Snapshot) || r.ReplayBytes <= 0 {
 		t.Errorf("snapshot row replayed %d bytes, want some WAL", r.ReplayBytes)
+	}
+	if res.Machine.ForkSched != "SCHED_IDLE" || res.Machine.SteadyS != 2 {
+		t.Errorf("machine fork_sched %q, steady_s %v; want SCHED_IDLE, 2", res.Machine.ForkSched, res.Machine.SteadyS)
 	}
 	if res.Machine.PrimaryCPUs != "0" || res.Machine.ForkCPUs != "0" {
 		t.Errorf("machine CPUs %q / %q, want 0 / 0", res.Machine.PrimaryCPUs, res.Machine.ForkCPUs)
