@@ -57,8 +57,8 @@ func MountLoopArgs(image, mountPoint string) []string {
 	return []string{"mount", "-o", LoopOptions, image, mountPoint}
 }
 
-// LoopOptions are the mount options of a loop-backed btrfs made for data
-// directories. nodatacow: PostgreSQL overwrites its pages in place, and
+// LoopOptions are the mount options of a loop-backed btrfs that EnsureBtrfs
+// makes for data directories (the fork bench's). nodatacow: PostgreSQL overwrites its pages in place, and
 // copy-on-write of every page write (new extents, checksum and extent tree
 // updates, heavier fsync) cost the primary's tail latency: in bench fork
 // at scale 100 the primary's p99 with no fork running was 12-22 ms with
