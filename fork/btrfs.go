@@ -57,15 +57,16 @@ func MountLoopArgs(image, mountPoint string) []string {
 	return []string{"mount", "-o", LoopOptions, image, mountPoint}
 }
 
-// LoopOptions are the mount options of a loop-backed btrfs that EnsureBtrfs
-// makes for data directories (the fork bench's). nodatacow: PostgreSQL overwrites its pages in place, and
-// copy-on-write of every page write (new extents, checksum and extent tree
-// updates, heavier fsync) cost the primary's tail latency: in bench fork
-// at scale 100 the primary's p99 with no fork running was 12-22 ms with
-// datacow and 3-4 ms with nodatacow, and 20-25 ms against 11-14 ms during
-// forks. Snapshots and reflinks still share extents (a shared extent is
-// copied once, on its first write after the snapshot). The data loses
-// btrfs checksums; the cluster initialises with data checksums instead.
+// LoopOptions are the mount options of a loop-backed btrfs that
+// EnsureBtrfs makes for data directories (the fork bench's). nodatacow:
+// PostgreSQL overwrites its pages in place, and copy-on-write of every page
+// write (new extents, checksum and extent tree updates, heavier fsync) cost
+// the primary's tail latency: in bench fork at scale 100 the primary's p99
+// with no fork running was 12-22 ms with datacow and 3-4 ms with
+// nodatacow, and 20-25 ms against 11-14 ms during forks. Snapshots and
+// reflinks still share extents (a shared extent is copied once, on its
+// first write after the snapshot). The data loses btrfs's checksums; where
+// they matter, initdb --data-checksums (as the rig's cluster has) stands in.
 const LoopOptions = "loop,nodatacow"
 
 // UnmountArgs builds umount.
