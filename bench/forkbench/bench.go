@@ -780,12 +780,7 @@ func machine(ctx context.Context, o Options, storage string) Machine {
 	m.SyncReplica = o.Sync
 	m.PrimaryCPUs, m.ForkCPUs = o.PrimaryCPUs, o.ForkCPUs
 	m.SteadyS = o.Steady.Seconds()
-	switch {
-	case o.Idle:
-		m.ForkSched = "SCHED_IDLE"
-	case o.Nice != 0:
-		m.ForkSched = fmt.Sprintf("nice %d", o.Nice)
-	}
+	m.ForkSched = pglocal.Sched{Nice: o.Nice, Idle: o.Idle}.Policy()
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

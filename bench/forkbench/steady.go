@@ -18,23 +18,32 @@ import (
 // another.
 const CheckpointCycles = 2
 
-// minSteady is the shortest default steady window.
-const minSteady = 10 * time.Second
+// PostgreSQL's bounds and default for checkpoint_timeout.
+const (
+	minCheckpointTimeout     = 30 * time.Second
+	maxCheckpointTimeout     = 24 * time.Hour
+	defaultCheckpointTimeout = 5 * time.Minute
+)
 
 // steadyFor is the default steady window for the servers' settings:
-// CheckpointCycles times their checkpoint_timeout, at least minSteady.
+// CheckpointCycles times their checkpoint_timeout (PostgreSQL's default
+// when they do not set it). A value PostgreSQL would refuse is an error.
 func steadyFor(settings []fork.Setting) (time.Duration, error) {
+	cycle := defaultCheckpointTimeout
 	for _, kv := range settings {
 		if !strings.EqualFold(kv.Key, "checkpoint_timeout") {
 			continue
 		}
-		d, err := ParseSeconds(kv.Value)
+		d, err := parseSeconds(kv.Value)
+		if err == nil && (d < minCheckpointTimeout || d > maxCheckpointTimeout) {
+			err = fmt.Errorf("want 30s to 1d")
+		}
 		if err != nil {
 			return 0, fmt.Errorf("checkpoint_timeout %q: %w", kv.Value, err)
 		}
-		return max(minSteady, CheckpointCycles*d), nil
+		cycle = d
 	}
-	return minSteady, nil
+	return CheckpointCycles * cycle, nil
 }
 
 // pgUnits are PostgreSQL's time units for a setting whose base unit is
@@ -44,10 +53,10 @@ var pgUnits = map[string]time.Duration{
 	"min": time.Minute, "h": time.Hour, "d": 24 * time.Hour,
 }
 
-// ParseSeconds reads a PostgreSQL time setting whose base unit is the
+// parseSeconds reads a PostgreSQL time setting whose base unit is the
 // second, as postgresql.conf takes it: "30s", "5min", "1.5h", or a bare
 // number of seconds.
-func ParseSeconds(s string) (time.Duration, error) {
+func parseSeconds(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
 	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
 	num, unit := t, ""
@@ -69,7 +78,7 @@ func ParseSeconds(s string) (time.Duration, error) {
 		}
 	}
 	d := v * float64(u)
-	if d <= 0 || d > float64(math.MaxInt64/CheckpointCycles) {
+	if d <= 0 || d > math.MaxInt64 {
 		return 0, fmt.Errorf("%s: out of range", s)
 	}
 	return time.Duration(d), nil

@@ -28,15 +28,15 @@ func TestParseSeconds(t *testing.T) {
 		{"99999999999999d", 0, "out of range"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseSeconds(tc.in)
+			got, err := parseSeconds(tc.in)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("ParseSeconds(%q) = %v, %v; want error containing %q", tc.in, got, err, tc.err)
+					t.Fatalf("parseSeconds(%q) = %v, %v; want error containing %q", tc.in, got, err, tc.err)
 				}
 				return
 			}
 			if err != nil || got != tc.want {
-				t.Fatalf("ParseSeconds(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+				t.Fatalf("parseSeconds(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 			}
 		})
 	}
@@ -51,8 +51,9 @@ func TestSteadyFor(t *testing.T) {
 	}{
 		{"rig default", serverSettings(nil), 60 * time.Second, false},
 		{"postgres default", serverSettings([]fork.Setting{{Key: "CHECKPOINT_TIMEOUT", Value: "5min"}}), 10 * time.Minute, false},
-		{"short cycle floors at the minimum", []fork.Setting{{Key: "checkpoint_timeout", Value: "2s"}}, minSteady, false},
-		{"not set", nil, minSteady, false},
+		{"not set: PostgreSQL's 5min", nil, 10 * time.Minute, false},
+		{"below PostgreSQL's 30s", []fork.Setting{{Key: "checkpoint_timeout", Value: "2s"}}, 0, true},
+		{"above PostgreSQL's 1d", []fork.Setting{{Key: "checkpoint_timeout", Value: "2d"}}, 0, true},
 		{"bad value names the setting", []fork.Setting{{Key: "checkpoint_timeout", Value: "soon"}}, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,9 +76,9 @@ func FuzzParseSeconds(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseSeconds(s)
+		d, err := parseSeconds(s)
 		if err == nil && d <= 0 {
-			t.Fatalf("ParseSeconds(%q) = %v with no error", s, d)
+			t.Fatalf("parseSeconds(%q) = %v with no error", s, d)
 		}
 	})
 }

@@ -133,6 +133,18 @@ func CheckCPUs(s string) error {
 	return nil
 }
 
+// Policy names the CPU policy Wrap applies, for reports: "SCHED_IDLE",
+// "nice N", or "" for none; Idle wins over Nice.
+func (s Sched) Policy() string {
+	switch {
+	case s.Idle:
+		return "SCHED_IDLE"
+	case s.Nice != 0:
+		return "nice " + strconv.Itoa(s.Nice)
+	}
+	return ""
+}
+
 // Wrap prefixes argv with taskset and chrt or nice as set: a server
 // started through them, and all its backends, keep them.
 func (s Sched) Wrap(argv []string) []string {

@@ -95,3 +95,21 @@ func FuzzCheckCPUs(f *testing.F) {
 		}
 	})
 }
+
+func TestSchedPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		s    Sched
+		want string
+	}{
+		{Sched{}, ""},
+		{Sched{CPUs: "1"}, ""},
+		{Sched{Nice: 10}, "nice 10"},
+		{Sched{Nice: 10, Idle: true}, "SCHED_IDLE"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.s.Policy(); got != tc.want {
+				t.Fatalf("%+v.Policy() = %q, want %q", tc.s, got, tc.want)
+			}
+		})
+	}
+}
