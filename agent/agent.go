@@ -55,14 +55,6 @@ type Options struct {
 	Log             *slog.Logger
 }
 
-// AgentKey is the etcd key an agent keeps alive for its node.
-func AgentKey(scope, name string) string {
-	return fmt.Sprintf("/redswitch/%s/agents/%s", scope, name)
-}
-
-// AgentPrefix is the etcd prefix of every agent key of a scope.
-func AgentPrefix(scope string) string { return fmt.Sprintf("/redswitch/%s/agents/", scope) }
-
 func (o *Options) defaults() {
 	if o.ConfigPath == "" {
 		o.ConfigPath = "/etc/redswitch/patroni.yml"

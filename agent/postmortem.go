@@ -21,9 +21,6 @@ import (
 // snapshot on btrfs, so the rejoin waits well under a second) and starts
 // the fork on a port of its own, so those commits can still be read.
 
-// PostmortemPrefix starts the name of every post-mortem fork.
-const PostmortemPrefix = "postmortem-"
-
 func (s *supervisor) takePostmortemDue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,7 +69,7 @@ func (s *supervisor) postmortem(ctx context.Context) {
 		s.log.Warn("post-mortem: cannot list the forks kept so far", "err", err)
 	}
 	for _, f := range fl {
-		if strings.HasPrefix(f.Name, PostmortemPrefix) {
+		if strings.HasPrefix(f.Name, agentapi.PostmortemPrefix) {
 			_, err := s.forkCmd(ctx, "destroy", "--dir", s.forksDir(), f.Name)
 			if err == nil {
 				continue
@@ -86,7 +83,7 @@ func (s *supervisor) postmortem(ctx context.Context) {
 		s.log.Error("no post-mortem fork", "err", err)
 		return
 	}
-	name := PostmortemPrefix + time.Now().UTC().Format("20060102-150405")
+	name := agentapi.PostmortemPrefix + time.Now().UTC().Format("20060102-150405")
 	start := time.Now()
 	res, err := s.forkCmd(ctx, "create", "--stopped", "--data-dir", dir, "--dsn", s.localDSN(), "--dir", s.forksDir(),
 		"--bin-dir", s.o.Patroni.BinDir, "--name", name, "--port", strconv.Itoa(port), "--allow-copy")

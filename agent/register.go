@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/redswitch/redswitch/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -24,7 +25,7 @@ type Registration struct {
 func register(ctx context.Context, o Options, log *slog.Logger) {
 	reg := Registration{Name: o.Patroni.Name, Address: o.Patroni.Address, StartedAt: time.Now().UTC(), PID: os.Getpid()}
 	val, _ := json.Marshal(reg)
-	key := AgentKey(o.Patroni.Scope, o.Patroni.Name)
+	key := cluster.AgentKey(o.Patroni.Scope, o.Patroni.Name)
 	endpoints := make([]string, len(o.Patroni.Etcd))
 	for i, e := range o.Patroni.Etcd {
 		endpoints[i] = "http://" + e

@@ -286,3 +286,6 @@ func NodeEventPrefix(scope string) string { return "/redswitch/" + scope + "/nod
 func NodeEventKey(scope, node string, at time.Time) string {
 	return NodeEventPrefix(scope) + node + "/" + strconv.FormatInt(at.UnixNano(), 10)
 }
+
+// PostmortemPrefix starts the name of every post-mortem fork.
+const PostmortemPrefix = "postmortem-"

@@ -15,7 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -82,14 +82,14 @@ func powerRequest(t *testing.T, d *Demo, node, token, body string) (int, string)
 	return resp.StatusCode, string(b)
 }
 
-func getState(t *testing.T, d *Demo) headnode.State {
+func getState(t *testing.T, d *Demo) headnodeapi.State {
 	t.Helper()
 	resp, err := http.Get(d.URL + "/api/v1/state")
 	if err != nil {
 		t.Fatalf("state: %v", err)
 	}
 	defer resp.Body.Close()
-	var st headnode.State
+	var st headnodeapi.State
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatalf("state: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -48,8 +48,8 @@ func startHeadProcess(t *testing.T, bin, dataDir string, ports [4]int) *headProc
 	return &headProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
 }
 
-func (p *headProcess) state(ctx context.Context) (headnode.State, error) {
-	var st headnode.State
+func (p *headProcess) state(ctx context.Context) (headnodeapi.State, error) {
+	var st headnodeapi.State
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/api/v1/state", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -59,7 +59,7 @@ func (p *headProcess) state(ctx context.Context) (headnode.State, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-func (p *headProcess) failovers(t *testing.T) []headnode.FailoverJSON {
+func (p *headProcess) failovers(t *testing.T) []headnodeapi.Failover {
 	t.Helper()
 	resp, err := http.Get(p.url + "/api/v1/failovers")
 	if err != nil {
@@ -67,7 +67,7 @@ func (p *headProcess) failovers(t *testing.T) []headnode.FailoverJSON {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Failovers []headnode.FailoverJSON `json:"failovers"`
+		Failovers []headnodeapi.Failover `json:"failovers"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func (p *headProcess) failovers(t *testing.T) []headnode.FailoverJSON {
 	return body.Failovers
 }
 
-func (p *headProcess) waitHealthy(t *testing.T, within time.Duration) headnode.State {
+func (p *headProcess) waitHealthy(t *testing.T, within time.Duration) headnodeapi.State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -174,7 +174,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 	}
 	resp.Body.Close()
 	deadline := time.Now().Add(time.Minute)
-	var fo []headnode.FailoverJSON
+	var fo []headnodeapi.Failover
 	for len(fo) == 0 || fo[0].NewPrimary == "" {
 		if time.Now().After(deadline) {
 			t.Fatalf("no failover listed within a minute")
@@ -232,7 +232,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 		}
 	}
 	deadline = time.Now().Add(10 * time.Second)
-	var fo2 []headnode.FailoverJSON
+	var fo2 []headnodeapi.Failover
 	for {
 		fo2 = second.failovers(t)
 		if len(fo2) > 0 || time.Now().After(deadline) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // Health summarises whether the cluster is whole: one primary, every
@@ -39,7 +39,7 @@ type patroniStatus struct {
 }
 
 // CheckHealth reads the head node's state and the primary's replication.
-func CheckHealth(ctx context.Context, st headnode.State) (Health, error) {
+func CheckHealth(ctx context.Context, st headnodeapi.State) (Health, error) {
 	var h Health
 	h.Leader = st.Leader
 	leaderAddr := ""
@@ -80,7 +80,7 @@ func CheckHealth(ctx context.Context, st headnode.State) (Health, error) {
 func (d *Demo) WaitHealthy(ctx context.Context) (Health, error) {
 	var last Health
 	var lastErr error
-	var lastState headnode.State
+	var lastState headnodeapi.State
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		lastState = d.Head.State()

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/redswitch/redswitch/agentapi"
-	"github.com/redswitch/redswitch/headnode"
-	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // Info describes a kind: what it may target and whether it is recovered
@@ -47,8 +47,8 @@ type Freezer interface {
 
 // Files reads and writes a node's files while it is powered off.
 type Files interface {
-	ReadFile(ctx context.Context, node, path string) ([]byte, rig.FileInfo, error)
-	WriteFile(ctx context.Context, node, path string, data []byte, fi rig.FileInfo) error
+	ReadFile(ctx context.Context, node, path string) ([]byte, cluster.FileInfo, error)
+	WriteFile(ctx context.Context, node, path string, data []byte, fi cluster.FileInfo) error
 }
 
 // Agent is the part of a node agent's API the faults use; *agentapi.Client
@@ -74,7 +74,7 @@ type Env struct {
 	// Agent returns the client of a node's agent.
 	Agent func(node string) (Agent, error)
 	// State is the head node's current view of the cluster.
-	State func() headnode.State
+	State func() headnodeapi.State
 	// Etcd is the consensus store's endpoint as the nodes reach it.
 	Etcd agentapi.Peer
 	// DataDir is PostgreSQL's data directory inside a node.
@@ -84,7 +84,7 @@ type Env struct {
 }
 
 // nodeAddress finds a node's address in the state.
-func nodeAddress(st headnode.State, node string) string {
+func nodeAddress(st headnodeapi.State, node string) string {
 	for _, n := range st.Nodes {
 		if n.Name == node {
 			return n.Address

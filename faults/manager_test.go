@@ -13,9 +13,8 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
-	"github.com/redswitch/redswitch/rig"
 )
 
 // fakeAgent records calls; fail makes the named call fail.
@@ -78,16 +77,16 @@ func (r *fakeRig) Unpause(_ context.Context, node string) error {
 	r.calls = append(r.calls, node+":unpause")
 	return nil
 }
-func (r *fakeRig) ReadFile(_ context.Context, node, path string) ([]byte, rig.FileInfo, error) {
+func (r *fakeRig) ReadFile(_ context.Context, node, path string) ([]byte, cluster.FileInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b, ok := r.files[node+":"+path]
 	if !ok {
-		return nil, rig.FileInfo{}, errors.New("no such file")
+		return nil, cluster.FileInfo{}, errors.New("no such file")
 	}
-	return b, rig.FileInfo{UID: 100, Mode: 0o600}, nil
+	return b, cluster.FileInfo{UID: 100, Mode: 0o600}, nil
 }
-func (r *fakeRig) WriteFile(_ context.Context, node, path string, data []byte, _ rig.FileInfo) error {
+func (r *fakeRig) WriteFile(_ context.Context, node, path string, data []byte, _ cluster.FileInfo) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.files[node+":"+path] = data
@@ -117,8 +116,8 @@ func (m *memRecorder) kinds() []string {
 	return out
 }
 
-func threeNodes() headnode.State {
-	return headnode.State{Leader: "n1", Nodes: []headnode.NodeState{
+func threeNodes() headnodeapi.State {
+	return headnodeapi.State{Leader: "n1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Address: "10.0.0.11", Power: "on", Role: cluster.RolePrimary},
 		{Name: "n2", Address: "10.0.0.12", Power: "on", Role: cluster.RoleReplica},
 		{Name: "n3", Address: "10.0.0.13", Power: "on", Role: cluster.RoleReplica},
@@ -338,7 +337,7 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Resolve(headnode.State{Nodes: st.Nodes}, "primary", freeze, first); !errors.Is(err, ErrNoCandidate) {
+	if _, err := Resolve(headnodeapi.State{Nodes: st.Nodes}, "primary", freeze, first); !errors.Is(err, ErrNoCandidate) {
 		t.Errorf("no leader: %v", err)
 	}
 }

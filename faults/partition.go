@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/redswitch/redswitch/agentapi"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // blockPartition names the partition's iptables block inside a node.
@@ -22,7 +22,7 @@ func (partition) Info() Info { return Info{Kind: KindPartition, Recoverable: tru
 // partitionPeers builds what a partitioned node must not reach. "all"
 // drops the head node's address entirely (etcd, HAProxy's checks, the
 // probe's connections) and every other node.
-func partitionPeers(st headnode.State, node, from string, etcd agentapi.Peer) ([]agentapi.Peer, error) {
+func partitionPeers(st headnodeapi.State, node, from string, etcd agentapi.Peer) ([]agentapi.Peer, error) {
 	var others []agentapi.Peer
 	for _, n := range st.Nodes {
 		if n.Name != node && n.Address != "" {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // blockLag names replica_lag's iptables block inside the replica.
@@ -27,7 +27,7 @@ func (replicaLag) Info() Info {
 
 // lagPeers is the PostgreSQL port of every other node: where the replica
 // streams from.
-func lagPeers(st headnode.State, node string) []agentapi.Peer {
+func lagPeers(st headnodeapi.State, node string) []agentapi.Peer {
 	var out []agentapi.Peer
 	for _, n := range st.Nodes {
 		if n.Name != node && n.Address != "" {
@@ -77,7 +77,7 @@ const lagPublishTimeout = 30 * time.Second
 
 // waitLag waits until the head node's state, read from the same etcd keys
 // Patroni decides on, shows node at least lag bytes behind the leader.
-func waitLag(ctx context.Context, state func() headnode.State, node string, lag int64, timeout time.Duration) error {
+func waitLag(ctx context.Context, state func() headnodeapi.State, node string, lag int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var seen int64 = -1
 	for {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 func TestStateMachine(t *testing.T) {
@@ -60,16 +60,16 @@ func TestHolds(t *testing.T) {
 func TestWaitLag(t *testing.T) {
 	lag := func(n int64) *int64 { return &n }
 	calls := 0
-	state := func() headnode.State {
+	state := func() headnodeapi.State {
 		calls++
 		l := int64(calls) * 4 << 20 // 4 MB more per look
-		return headnode.State{Nodes: []headnode.NodeState{{Name: "n1"}, {Name: "n2", LagBytes: lag(l)}}}
+		return headnodeapi.State{Nodes: []headnodeapi.NodeState{{Name: "n1"}, {Name: "n2", LagBytes: lag(l)}}}
 	}
 	if err := waitLag(context.Background(), state, "n2", 12<<20, 5*time.Second); err != nil || calls != 3 {
 		t.Fatalf("err %v after %d looks, want success on the third", err, calls)
 	}
-	stuck := func() headnode.State {
-		return headnode.State{Nodes: []headnode.NodeState{{Name: "n2", LagBytes: lag(100)}}}
+	stuck := func() headnodeapi.State {
+		return headnodeapi.State{Nodes: []headnodeapi.NodeState{{Name: "n2", LagBytes: lag(100)}}}
 	}
 	err := waitLag(context.Background(), stuck, "n2", 1<<20, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "n2 is 100 bytes behind") {

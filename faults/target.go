@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // ErrNoCandidate is a selector that matches no node right now (no
@@ -18,7 +18,7 @@ var ErrUnknownTarget = errors.New("unknown target")
 
 // Resolve turns a request's target into a node name (or "etcd") against
 // the head node's state. pick chooses among n candidates for any.
-func Resolve(st headnode.State, target string, info Info, pick func(n int) int) (string, error) {
+func Resolve(st headnodeapi.State, target string, info Info, pick func(n int) int) (string, error) {
 	if target == "" || target == TargetEtcd {
 		if info.EtcdTarget {
 			return TargetEtcd, nil

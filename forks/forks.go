@@ -19,7 +19,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/jsonapi"
 )
@@ -45,7 +45,7 @@ type Options struct {
 	// Agent returns the agent of a node, or an error for an unknown one.
 	Agent func(node string) (Agent, error)
 	// State is the head node's view of the cluster.
-	State func() headnode.State
+	State func() headnodeapi.State
 	// Record appends to the journal.
 	Record func(journal.Event) (journal.Event, error)
 	Log    *slog.Logger
@@ -107,7 +107,7 @@ func DecodeCreateRequest(r io.Reader) (CreateRequest, error) {
 // node's WAL flush, which a synchronous standby's primary waits for on
 // every commit: in `bench fork --sync` the primary's p99 during a fork was
 // 57-66 ms against 17-22 ms with an asynchronous replica.
-func PickSource(st headnode.State, from string) (string, error) {
+func PickSource(st headnodeapi.State, from string) (string, error) {
 	if from != "" {
 		for _, n := range st.Nodes {
 			if n.Name != from {

@@ -10,14 +10,14 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
 func lag(n int64) *int64 { return &n }
 
-func state() headnode.State {
-	return headnode.State{Nodes: []headnode.NodeState{
+func state() headnodeapi.State {
+	return headnodeapi.State{Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running"},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", LagBytes: lag(4096)},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "streaming", LagBytes: lag(0)},
@@ -28,17 +28,17 @@ func state() headnode.State {
 func TestPickSource(t *testing.T) {
 	lagless := state()
 	lagless.Nodes[2].State = "starting"
-	noReplica := headnode.State{Nodes: state().Nodes[:1]}
+	noReplica := headnodeapi.State{Nodes: state().Nodes[:1]}
 	// n3 lags least but is the synchronous standby: n2 is forked instead,
 	// unless it is the only replica left.
 	syncN3 := state()
 	syncN3.Nodes[2].Sync = true
 	onlySync := state()
 	onlySync.Nodes[1].Sync, onlySync.Nodes[2].Sync = true, true
-	syncOnly := headnode.State{Nodes: []headnode.NodeState{syncN3.Nodes[0], syncN3.Nodes[2]}}
+	syncOnly := headnodeapi.State{Nodes: []headnodeapi.NodeState{syncN3.Nodes[0], syncN3.Nodes[2]}}
 	tests := []struct {
 		name string
-		st   headnode.State
+		st   headnodeapi.State
 		from string
 		want string
 		err  error
@@ -153,7 +153,7 @@ func TestAPI(t *testing.T) {
 			}
 			return a, nil
 		},
-		State:  func() headnode.State { return st },
+		State:  func() headnodeapi.State { return st },
 		Record: func(e journal.Event) (journal.Event, error) { events = append(events, e); return e, nil },
 	})
 	mux := http.NewServeMux()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/jsonapi"
 )
 
@@ -70,15 +71,10 @@ func TokenOK(r *http.Request, token string) bool {
 	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
-// PowerRequest is the body of POST /api/v1/nodes/{name}/power.
-type PowerRequest struct {
-	On *bool `json:"on"`
-}
-
 // DecodePowerRequest parses and checks a power request body.
-func DecodePowerRequest(r io.Reader) (PowerRequest, error) {
+func DecodePowerRequest(r io.Reader) (headnodeapi.PowerRequest, error) {
 	on, err := decodeOn(r)
-	return PowerRequest{On: on}, err
+	return headnodeapi.PowerRequest{On: on}, err
 }
 
 // decodeOn parses the {"on": true|false} body that power and switch

@@ -18,9 +18,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/redswitch/redswitch/agent"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/headnode/haproxy"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -190,7 +190,7 @@ func (h *HeadNode) applyHAProxy(ctx context.Context) error {
 // away it re-reads everything and watches again.
 func (h *HeadNode) watchEtcd(ctx context.Context) {
 	service := "/service/" + h.o.Scope + "/"
-	agents := agent.AgentPrefix(h.o.Scope)
+	agents := cluster.AgentPrefix(h.o.Scope)
 	for ctx.Err() == nil {
 		err := h.watchOnce(ctx, service, agents)
 		if ctx.Err() != nil {
@@ -481,7 +481,7 @@ func (h *HeadNode) hasMember(name string) bool {
 var ErrUnknownNode = errors.New("unknown node")
 
 // State returns the current state of the cluster.
-func (h *HeadNode) State() State {
+func (h *HeadNode) State() headnodeapi.State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	names := make([]string, 0, len(h.o.Members))
@@ -515,7 +515,7 @@ func (h *HeadNode) State() State {
 	for n, p := range h.powered {
 		powered[n] = p
 	}
-	st := State{
+	st := headnodeapi.State{
 		Scope:     h.o.Scope,
 		Leader:    h.leader,
 		Nodes:     buildNodes(names, addrs, powered, agents, members, h.leader, maps.Clone(h.syncs), routed),

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/probe/analysis"
@@ -23,7 +24,7 @@ type ProbeStats interface {
 
 // SwitchPositions lists the switches of the Failure Injection Unit.
 type SwitchPositions interface {
-	Positions() []SwitchState
+	Positions() []headnodeapi.Switch
 }
 
 // ObserverOptions wire the observer.
@@ -123,36 +124,15 @@ func (ob *Observer) Report() analysis.Report {
 	return ob.report
 }
 
-// FailoverJSON is one failover as GET /api/v1/failovers reports it.
-type FailoverJSON struct {
-	ID          string      `json:"id"`
-	StartedAt   time.Time   `json:"started_at"`
-	DurationS   float64     `json:"duration_s"`
-	LostCommits int         `json:"lost_commits"`
-	Lost        []uint64    `json:"lost,omitempty"`
-	OldPrimary  string      `json:"old_primary"`
-	NewPrimary  string      `json:"new_primary"`
-	OldTimeline int         `json:"old_timeline,omitempty"`
-	NewTimeline int         `json:"new_timeline,omitempty"`
-	Cause       string      `json:"cause"`
-	Phases      []PhaseJSON `json:"phases"`
-}
-
-// PhaseJSON is a phase's offset in seconds from the start of the failover.
-type PhaseJSON struct {
-	Name    string  `json:"name"`
-	OffsetS float64 `json:"offset_s"`
-}
-
 // Failovers converts the analysis to the API's shape.
-func Failovers(rep analysis.Report) []FailoverJSON {
-	out := make([]FailoverJSON, 0, len(rep.Failovers))
+func Failovers(rep analysis.Report) []headnodeapi.Failover {
+	out := make([]headnodeapi.Failover, 0, len(rep.Failovers))
 	for _, f := range rep.Failovers {
-		fj := FailoverJSON{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.Duration.Seconds(), LostCommits: len(f.Lost),
+		fj := headnodeapi.Failover{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.Duration.Seconds(), LostCommits: len(f.Lost),
 			Lost: f.Lost, OldPrimary: f.OldPrimary, NewPrimary: f.NewPrimary, OldTimeline: f.OldTimeline,
-			NewTimeline: f.NewTimeline, Cause: f.Cause, Phases: []PhaseJSON{}}
+			NewTimeline: f.NewTimeline, Cause: f.Cause, Phases: []headnodeapi.Phase{}}
 		for _, p := range f.Phases {
-			fj.Phases = append(fj.Phases, PhaseJSON{Name: p.Name, OffsetS: p.Seconds})
+			fj.Phases = append(fj.Phases, headnodeapi.Phase{Name: p.Name, OffsetS: p.Seconds})
 		}
 		out = append(out, fj)
 	}

@@ -5,69 +5,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
-
-// NodeState is what the head node knows of one node.
-type NodeState struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	// Power is "on" or "off".
-	Power string `json:"power"`
-	// Agent is true while the node's agent keeps its etcd key alive.
-	Agent bool `json:"agent"`
-	// Role is the role in redswitch's words; PatroniRole and State are
-	// Patroni's own.
-	Role        cluster.Role `json:"role"`
-	PatroniRole string       `json:"patroni_role,omitempty"`
-	State       string       `json:"state,omitempty"`
-	Timeline    int          `json:"timeline,omitempty"`
-	// Sync is true for a replica that Patroni's /sync key names as a
-	// synchronous standby: the primary's commits wait for its flush.
-	Sync bool `json:"sync,omitempty"`
-	// LagBytes is how far the node's WAL position is behind the leader's.
-	LagBytes *int64 `json:"lag_bytes,omitempty"`
-	// Routed lists HAProxy listeners currently routing to the node.
-	Routed []string `json:"routed,omitempty"`
-	// Tags are the node's Patroni tags.
-	Tags map[string]any `json:"tags,omitempty"`
-	// PatroniVersion as the member reports it.
-	PatroniVersion string `json:"patroni_version,omitempty"`
-}
-
-// EffectiveTimings are the values Patroni runs with, read back from the
-// cluster rather than assumed from the requested profile.
-type EffectiveTimings struct {
-	Requested cluster.Timings `json:"requested"`
-	// TTL, LoopWait and RetryTimeout are from Patroni's configuration key,
-	// corrected for the clamping of the running Patroni version.
-	TTL          int `json:"ttl"`
-	LoopWait     int `json:"loop_wait"`
-	RetryTimeout int `json:"retry_timeout"`
-	// LeaseTTL is the granted TTL of the leader key's lease in etcd: the
-	// lease Patroni really takes.
-	LeaseTTL       int64  `json:"lease_ttl,omitempty"`
-	PatroniVersion string `json:"patroni_version,omitempty"`
-	// Mismatch explains when the effective values differ from the requested
-	// profile, e.g. a Patroni 3.2+ that raised ttl to 20 s.
-	Mismatch string `json:"mismatch,omitempty"`
-}
-
-// State is the answer of GET /api/v1/state.
-type State struct {
-	Scope   string           `json:"scope"`
-	Leader  string           `json:"leader"`
-	Nodes   []NodeState      `json:"nodes"`
-	Timings EffectiveTimings `json:"timings"`
-	// Etcd lists the consensus store's client endpoints.
-	Etcd []string `json:"etcd"`
-	// DSN is the primary's connection string through HAProxy.
-	DSN        string    `json:"dsn"`
-	ReplicaDSN string    `json:"replica_dsn"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
 
 // member is the JSON Patroni keeps under /service/<scope>/members/<name>.
 type member struct {
@@ -124,7 +65,7 @@ type dcsConfig struct {
 // buildNodes derives every node's state from the raw inputs. Pure, so the
 // mapping is tested without a cluster.
 func buildNodes(names []string, addresses map[string]string, powered map[string]bool,
-	agents map[string]bool, members map[string]member, leader string, syncs map[string]bool, routed map[string][]string) []NodeState {
+	agents map[string]bool, members map[string]member, leader string, syncs map[string]bool, routed map[string][]string) []headnodeapi.NodeState {
 	all := map[string]bool{}
 	for _, n := range names {
 		all[n] = true
@@ -141,9 +82,9 @@ func buildNodes(names []string, addresses map[string]string, powered map[string]
 	if m, ok := members[leader]; ok {
 		leaderPos = m.XLogLoc
 	}
-	out := make([]NodeState, 0, len(sorted))
+	out := make([]headnodeapi.NodeState, 0, len(sorted))
 	for _, n := range sorted {
-		ns := NodeState{Name: n, Address: addresses[n], Power: "on", Agent: agents[n], Routed: routed[n]}
+		ns := headnodeapi.NodeState{Name: n, Address: addresses[n], Power: "on", Agent: agents[n], Routed: routed[n]}
 		if p, ok := powered[n]; ok && !p {
 			ns.Power = "off"
 		}
@@ -200,8 +141,8 @@ func hostOf(u string) string {
 }
 
 // effective compares the requested profile with what the cluster runs.
-func effective(req cluster.Timings, cfg *dcsConfig, version string, leaseTTL int64) EffectiveTimings {
-	e := EffectiveTimings{Requested: req, TTL: req.TTL, LoopWait: req.LoopWait, RetryTimeout: req.RetryTimeout,
+func effective(req cluster.Timings, cfg *dcsConfig, version string, leaseTTL int64) headnodeapi.EffectiveTimings {
+	e := headnodeapi.EffectiveTimings{Requested: req, TTL: req.TTL, LoopWait: req.LoopWait, RetryTimeout: req.RetryTimeout,
 		PatroniVersion: version, LeaseTTL: leaseTTL}
 	if cfg != nil && cfg.TTL > 0 {
 		e.TTL, e.LoopWait, e.RetryTimeout = cfg.TTL, cfg.LoopWait, cfg.RetryTimeout

@@ -10,18 +10,9 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/fiu"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
-
-// SwitchState is one switch as GET /api/v1/switches lists it.
-type SwitchState struct {
-	ID   int    `json:"id"`
-	Node string `json:"node"`
-	On   bool   `json:"on"`
-	// Known is false until the switch's level has been stable for one
-	// debounce window.
-	Known bool `json:"known"`
-}
 
 // SwitchesOptions wire the Failure Injection Unit to the head node.
 type SwitchesOptions struct {
@@ -99,10 +90,10 @@ func (s *Switches) apply(ctx context.Context, node string, on bool, ids []int) {
 }
 
 // Positions lists every switch with its node and debounced position.
-func (s *Switches) Positions() []SwitchState {
+func (s *Switches) Positions() []headnodeapi.Switch {
 	pos, err := s.unit.Positions()
 	cfg := s.unit.Switches()
-	out := make([]SwitchState, 0, len(cfg))
+	out := make([]headnodeapi.Switch, 0, len(cfg))
 	byID := map[int]fiu.Switch{}
 	if err == nil {
 		for _, p := range pos {
@@ -111,20 +102,15 @@ func (s *Switches) Positions() []SwitchState {
 	}
 	for _, c := range cfg {
 		p, ok := byID[c.ID]
-		out = append(out, SwitchState{ID: c.ID, Node: c.Node, On: p.On, Known: ok})
+		out = append(out, headnodeapi.Switch{ID: c.ID, Node: c.Node, On: p.On, Known: ok})
 	}
 	return out
 }
 
-// SwitchRequest is the body of POST /api/v1/switches/{id}.
-type SwitchRequest struct {
-	On *bool `json:"on"`
-}
-
 // DecodeSwitchRequest parses and checks a switch request body.
-func DecodeSwitchRequest(r io.Reader) (SwitchRequest, error) {
+func DecodeSwitchRequest(r io.Reader) (headnodeapi.SwitchRequest, error) {
 	on, err := decodeOn(r)
-	return SwitchRequest{On: on}, err
+	return headnodeapi.SwitchRequest{On: on}, err
 }
 
 var errNotVirtual = apiError{http.StatusConflict, "switches are hardware: flip the real switch"}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/redswitch/redswitch/cluster"
 )
 
 // Pause freezes every process of the node at once through the cgroup
@@ -43,49 +44,42 @@ func (r *Rig) Unpause(ctx context.Context, name string) error {
 	return nil
 }
 
-// FileInfo is the owner and mode of a file read from a node, so it can be
-// written back as it was.
-type FileInfo struct {
-	UID, GID int
-	Mode     int64
-}
-
 // ReadFile reads one regular file of the node's filesystem; it works while
 // the node is powered off.
-func (r *Rig) ReadFile(ctx context.Context, name, file string) ([]byte, FileInfo, error) {
+func (r *Rig) ReadFile(ctx context.Context, name, file string) ([]byte, cluster.FileInfo, error) {
 	n, err := r.node(name)
 	if err != nil {
-		return nil, FileInfo{}, err
+		return nil, cluster.FileInfo{}, err
 	}
 	res, err := r.cli.CopyFromContainer(ctx, n.ContainerID, client.CopyFromContainerOptions{SourcePath: file})
 	if err != nil {
-		return nil, FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
+		return nil, cluster.FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
 	}
 	defer res.Content.Close()
 	tr := tar.NewReader(res.Content)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, FileInfo{}, fmt.Errorf("rig: read %s:%s: not a regular file", name, file)
+			return nil, cluster.FileInfo{}, fmt.Errorf("rig: read %s:%s: not a regular file", name, file)
 		}
 		if err != nil {
-			return nil, FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
+			return nil, cluster.FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
-			return nil, FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
+			return nil, cluster.FileInfo{}, fmt.Errorf("rig: read %s:%s: %w", name, file, err)
 		}
-		return b, FileInfo{UID: h.Uid, GID: h.Gid, Mode: h.Mode}, nil
+		return b, cluster.FileInfo{UID: h.Uid, GID: h.Gid, Mode: h.Mode}, nil
 	}
 }
 
 // WriteFile writes one file into the node's filesystem with the given
 // owner and mode, replacing what was there; it works while the node is
 // powered off.
-func (r *Rig) WriteFile(ctx context.Context, name, file string, data []byte, fi FileInfo) error {
+func (r *Rig) WriteFile(ctx context.Context, name, file string, data []byte, fi cluster.FileInfo) error {
 	n, err := r.node(name)
 	if err != nil {
 		return err
@@ -115,7 +109,7 @@ func (r *Rig) WriteFile(ctx context.Context, name, file string, data []byte, fi 
 func (r *Rig) SetClusterToken(ctx context.Context, file, token string) error {
 	var errs []error
 	for _, n := range r.Nodes() {
-		errs = append(errs, r.WriteFile(ctx, n.Name, file, []byte(token+"\n"), FileInfo{Mode: 0o600}))
+		errs = append(errs, r.WriteFile(ctx, n.Name, file, []byte(token+"\n"), cluster.FileInfo{Mode: 0o600}))
 	}
 	return errors.Join(errs...)
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -302,7 +302,7 @@ func (r *run) pollUntil(ctx context.Context, deadline time.Time, cond func() boo
 	}
 }
 
-func (r *run) state(ctx context.Context) (headnode.State, error) {
+func (r *run) state(ctx context.Context) (headnodeapi.State, error) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return r.c.State(sctx)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/agentapi"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -19,7 +19,7 @@ type Cluster interface {
 	// Now is the clock every event of the history is stamped with.
 	Now() time.Time
 	// State is the head node's view of the cluster now.
-	State(ctx context.Context) (headnode.State, error)
+	State(ctx context.Context) (headnodeapi.State, error)
 	// SetPower switches a node's power, recording source as the cause.
 	SetPower(ctx context.Context, node string, on bool, source string) error
 	// Events is the whole recorded history so far.
@@ -27,7 +27,7 @@ type Cluster interface {
 	// Record appends an event (a step mark, an observation) to the history.
 	Record(e journal.Event) error
 	// Streaming lists the nodes streaming from the primary of st.
-	Streaming(ctx context.Context, st headnode.State) ([]string, error)
+	Streaming(ctx context.Context, st headnodeapi.State) ([]string, error)
 	// RewindCount counts the pg_rewind runs in a node's log so far;
 	// ErrNotAvailable when logs cannot be read.
 	RewindCount(ctx context.Context, node string) (int, error)

@@ -17,7 +17,7 @@ import (
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/forks"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -145,7 +145,7 @@ func (f managerFaults) Recover(ctx context.Context, id string) error {
 
 func (c *containerCluster) Now() time.Time { return c.d.Clock.Now() }
 
-func (c *containerCluster) State(ctx context.Context) (headnode.State, error) {
+func (c *containerCluster) State(ctx context.Context) (headnodeapi.State, error) {
 	return c.d.Head.State(), nil
 }
 
@@ -163,7 +163,7 @@ func (c *containerCluster) Record(e journal.Event) error {
 	return err
 }
 
-func (c *containerCluster) Streaming(ctx context.Context, st headnode.State) ([]string, error) {
+func (c *containerCluster) Streaming(ctx context.Context, st headnodeapi.State) ([]string, error) {
 	return streamingFromLeader(ctx, st)
 }
 
@@ -235,7 +235,7 @@ type patroniReplication struct {
 
 // streamingFromLeader asks the primary's Patroni which members stream
 // from it (application_name is the member name).
-func streamingFromLeader(ctx context.Context, st headnode.State) ([]string, error) {
+func streamingFromLeader(ctx context.Context, st headnodeapi.State) ([]string, error) {
 	addr := ""
 	for _, n := range st.Nodes {
 		if n.Name == st.Leader {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/redswitch/redswitch/agent"
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe"
@@ -26,7 +25,7 @@ func (r *run) postmortem(ctx context.Context, node string, deadline time.Time) v
 			return false
 		}
 		for _, f := range fl {
-			if f.Node == node && strings.HasPrefix(f.Name, agent.PostmortemPrefix) {
+			if f.Node == node && strings.HasPrefix(f.Name, agentapi.PostmortemPrefix) {
 				found = &f
 				return true
 			}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe"
 )
@@ -132,7 +132,7 @@ func (b *RemoteBackend) Start(ctx context.Context, sc *Scenario) (Cluster, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var st headnode.State
+	var st headnodeapi.State
 	if err := b.call(ctx, http.MethodGet, "/api/v1/state", nil, &st); err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ type remoteCluster struct {
 	mu   sync.Mutex
 	ev   []journal.Event
 	seq  uint64
-	last headnode.State
+	last headnodeapi.State
 	seen bool
 	off  map[string]bool // nodes this run powered off
 	// injected lists the faults this run injected and has not recovered,
@@ -208,7 +208,7 @@ func (c *remoteCluster) poll(ctx context.Context) {
 		case <-t.C:
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		var st headnode.State
+		var st headnodeapi.State
 		err := c.b.call(sctx, http.MethodGet, "/api/v1/state", nil, &st)
 		cancel()
 		if err == nil {
@@ -219,7 +219,7 @@ func (c *remoteCluster) poll(ctx context.Context) {
 
 // observe records what changed since the previous state as the head node
 // itself would: leader, role and power events.
-func (c *remoteCluster) observe(st headnode.State) {
+func (c *remoteCluster) observe(st headnodeapi.State) {
 	c.mu.Lock()
 	prev, seen := c.last, c.seen
 	c.last, c.seen, c.lastAt = st, true, c.clock.Now()
@@ -231,7 +231,7 @@ func (c *remoteCluster) observe(st headnode.State) {
 		}
 		_, _ = c.Append(e)
 	}
-	old := map[string]headnode.NodeState{}
+	old := map[string]headnodeapi.NodeState{}
 	for _, n := range prev.Nodes {
 		old[n.Name] = n
 	}
@@ -248,8 +248,8 @@ func (c *remoteCluster) observe(st headnode.State) {
 
 func (c *remoteCluster) Now() time.Time { return c.clock.Now() }
 
-func (c *remoteCluster) State(ctx context.Context) (headnode.State, error) {
-	var st headnode.State
+func (c *remoteCluster) State(ctx context.Context) (headnodeapi.State, error) {
+	var st headnodeapi.State
 	if err := c.b.call(ctx, http.MethodGet, "/api/v1/state", nil, &st); err != nil {
 		return st, err
 	}
@@ -281,7 +281,7 @@ func (c *remoteCluster) Record(e journal.Event) error {
 
 // Streaming: without access to the nodes' Patroni APIs, a running
 // replica on the primary's timeline counts as streaming.
-func (c *remoteCluster) Streaming(ctx context.Context, st headnode.State) ([]string, error) {
+func (c *remoteCluster) Streaming(ctx context.Context, st headnodeapi.State) ([]string, error) {
 	tl := 0
 	for _, n := range st.Nodes {
 		if n.Name == st.Leader {

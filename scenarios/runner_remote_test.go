@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -21,7 +21,7 @@ import (
 // changing requests it gets.
 type fakeHead struct {
 	mu       sync.Mutex
-	st       headnode.State
+	st       headnodeapi.State
 	requests []string
 }
 
@@ -68,7 +68,7 @@ func (f *fakeHead) set(leader string) {
 }
 
 func TestRemoteBackend(t *testing.T) {
-	head := &fakeHead{st: headnode.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnode.NodeState{
+	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
@@ -149,7 +149,7 @@ func TestRemoteBackend(t *testing.T) {
 }
 
 func TestRemoteBackendRefusals(t *testing.T) {
-	head := &fakeHead{st: headnode.State{Leader: "n1", DSN: "postgres://x@127.0.0.1:1/postgres"}}
+	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://x@127.0.0.1:1/postgres"}}
 	srv := httptest.NewServer(head.handler(t))
 	defer srv.Close()
 	ctx := context.Background()
@@ -171,7 +171,7 @@ func TestRemoteBackendRefusals(t *testing.T) {
 // must still recover the fault and restore the power, or the booth stays
 // broken for the next visitor.
 func TestRemoteRunCancelledRestores(t *testing.T) {
-	head := &fakeHead{st: headnode.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnode.NodeState{
+	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},

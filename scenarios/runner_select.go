@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 )
 
 // resolve turns the selectors of one step into node names against the
@@ -13,7 +13,7 @@ import (
 // distinct nodes ("[primary, replica]" never names one node twice), and
 // the picks are deterministic (lowest name first) so a run can be
 // repeated. last is what @last means at this step.
-func resolve(sels []Selector, st headnode.State, last []string) ([]string, error) {
+func resolve(sels []Selector, st headnodeapi.State, last []string) ([]string, error) {
 	var out []string
 	taken := map[string]bool{}
 	add := func(n string) {
@@ -23,7 +23,7 @@ func resolve(sels []Selector, st headnode.State, last []string) ([]string, error
 		}
 	}
 	nodes := slices.Clone(st.Nodes)
-	slices.SortFunc(nodes, func(a, b headnode.NodeState) int {
+	slices.SortFunc(nodes, func(a, b headnodeapi.NodeState) int {
 		switch {
 		case a.Name < b.Name:
 			return -1
@@ -83,7 +83,7 @@ func resolve(sels []Selector, st headnode.State, last []string) ([]string, error
 		case SelectEtcd:
 			add("etcd")
 		case SelectNode:
-			if !slices.ContainsFunc(nodes, func(n headnode.NodeState) bool { return n.Name == sel.Node }) {
+			if !slices.ContainsFunc(nodes, func(n headnodeapi.NodeState) bool { return n.Name == sel.Node }) {
 				return nil, fmt.Errorf("node %s: the cluster has no such node (nodes %s)", sel.Node, describeNodes(nodes))
 			}
 			add(sel.Node)
@@ -95,7 +95,7 @@ func resolve(sels []Selector, st headnode.State, last []string) ([]string, error
 }
 
 // describeNodes renders nodes as "n1 primary on, n2 down off" for errors.
-func describeNodes(nodes []headnode.NodeState) string {
+func describeNodes(nodes []headnodeapi.NodeState) string {
 	if len(nodes) == 0 {
 		return "(none)"
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -286,12 +286,12 @@ func TestJudgeRejoinedAndPowerCuts(t *testing.T) {
 	}
 }
 
-func state(leader string, nodes ...headnode.NodeState) headnode.State {
-	return headnode.State{Leader: leader, Nodes: nodes}
+func state(leader string, nodes ...headnodeapi.NodeState) headnodeapi.State {
+	return headnodeapi.State{Leader: leader, Nodes: nodes}
 }
 
-func nodeState(name string, role cluster.Role, power string) headnode.NodeState {
-	return headnode.NodeState{Name: name, Role: role, Power: power, State: "running"}
+func nodeState(name string, role cluster.Role, power string) headnodeapi.NodeState {
+	return headnodeapi.NodeState{Name: name, Role: role, Power: power, State: "running"}
 }
 
 func TestResolve(t *testing.T) {
@@ -302,7 +302,7 @@ func TestResolve(t *testing.T) {
 	tests := []struct {
 		name    string
 		sels    []Selector
-		st      headnode.State
+		st      headnodeapi.State
 		last    []string
 		want    []string
 		wantErr string

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/scenarios"
 )
 
@@ -24,7 +24,7 @@ type fakeHead struct {
 }
 
 func (f *fakeHead) mount(mux *http.ServeMux) {
-	st := headnode.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnode.NodeState{
+	st := headnodeapi.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},

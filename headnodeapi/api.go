@@ -1,0 +1,110 @@
+// Package headnodeapi holds the head node's wire types: what its HTTP API
+// answers and accepts. Clients (scenario runs, faults, forks, tests) import
+// it instead of the server.
+package headnodeapi
+
+import (
+	"time"
+
+	"github.com/redswitch/redswitch/cluster"
+)
+
+// NodeState is what the head node knows of one node.
+type NodeState struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	// Power is "on" or "off".
+	Power string `json:"power"`
+	// Agent is true while the node's agent keeps its etcd key alive.
+	Agent bool `json:"agent"`
+	// Role is the role in redswitch's words; PatroniRole and State are
+	// Patroni's own.
+	Role        cluster.Role `json:"role"`
+	PatroniRole string       `json:"patroni_role,omitempty"`
+	State       string       `json:"state,omitempty"`
+	Timeline    int          `json:"timeline,omitempty"`
+	// Sync is true for a replica that Patroni's /sync key names as a
+	// synchronous standby: the primary's commits wait for its flush.
+	Sync bool `json:"sync,omitempty"`
+	// LagBytes is how far the node's WAL position is behind the leader's.
+	LagBytes *int64 `json:"lag_bytes,omitempty"`
+	// Routed lists HAProxy listeners currently routing to the node.
+	Routed []string `json:"routed,omitempty"`
+	// Tags are the node's Patroni tags.
+	Tags map[string]any `json:"tags,omitempty"`
+	// PatroniVersion as the member reports it.
+	PatroniVersion string `json:"patroni_version,omitempty"`
+}
+
+// EffectiveTimings are the values Patroni runs with, read back from the
+// cluster rather than assumed from the requested profile.
+type EffectiveTimings struct {
+	Requested cluster.Timings `json:"requested"`
+	// TTL, LoopWait and RetryTimeout are from Patroni's configuration key,
+	// corrected for the clamping of the running Patroni version.
+	TTL          int `json:"ttl"`
+	LoopWait     int `json:"loop_wait"`
+	RetryTimeout int `json:"retry_timeout"`
+	// LeaseTTL is the granted TTL of the leader key's lease in etcd: the
+	// lease Patroni really takes.
+	LeaseTTL       int64  `json:"lease_ttl,omitempty"`
+	PatroniVersion string `json:"patroni_version,omitempty"`
+	// Mismatch explains when the effective values differ from the requested
+	// profile, e.g. a Patroni 3.2+ that raised ttl to 20 s.
+	Mismatch string `json:"mismatch,omitempty"`
+}
+
+// State is the answer of GET /api/v1/state.
+type State struct {
+	Scope   string           `json:"scope"`
+	Leader  string           `json:"leader"`
+	Nodes   []NodeState      `json:"nodes"`
+	Timings EffectiveTimings `json:"timings"`
+	// Etcd lists the consensus store's client endpoints.
+	Etcd []string `json:"etcd"`
+	// DSN is the primary's connection string through HAProxy.
+	DSN        string    `json:"dsn"`
+	ReplicaDSN string    `json:"replica_dsn"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Failover is one failover as GET /api/v1/failovers reports it.
+type Failover struct {
+	ID          string    `json:"id"`
+	StartedAt   time.Time `json:"started_at"`
+	DurationS   float64   `json:"duration_s"`
+	LostCommits int       `json:"lost_commits"`
+	Lost        []uint64  `json:"lost,omitempty"`
+	OldPrimary  string    `json:"old_primary"`
+	NewPrimary  string    `json:"new_primary"`
+	OldTimeline int       `json:"old_timeline,omitempty"`
+	NewTimeline int       `json:"new_timeline,omitempty"`
+	Cause       string    `json:"cause"`
+	Phases      []Phase   `json:"phases"`
+}
+
+// Phase is a phase's offset in seconds from the start of the failover.
+type Phase struct {
+	Name    string  `json:"name"`
+	OffsetS float64 `json:"offset_s"`
+}
+
+// Switch is one switch as GET /api/v1/switches lists it.
+type Switch struct {
+	ID   int    `json:"id"`
+	Node string `json:"node"`
+	On   bool   `json:"on"`
+	// Known is false until the switch's level has been stable for one
+	// debounce window.
+	Known bool `json:"known"`
+}
+
+// PowerRequest is the body of POST /api/v1/nodes/{name}/power.
+type PowerRequest struct {
+	On *bool `json:"on"`
+}
+
+// SwitchRequest is the body of POST /api/v1/switches/{id}.
+type SwitchRequest struct {
+	On *bool `json:"on"`
+}
