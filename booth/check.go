@@ -171,6 +171,14 @@ func (p *parser) validate(c *Config) {
 			}
 		}
 	}
+	for i, n := range c.Nodes {
+		switch {
+		case c.Power == PowerContainer && n.Container == "":
+			at(n.Line, fmt.Sprintf("nodes[%d].container", i), "power: container, but node %q names no container", n.Name)
+		case c.Power == PowerAgent && n.Agent == "":
+			at(n.Line, fmt.Sprintf("nodes[%d].agent", i), "power: agent, but node %q has no agent URL", n.Name)
+		}
+	}
 	ports := map[string]string{}
 	for _, l := range []struct{ field, addr string }{
 		{"listen.api", c.Listen.API}, {"listen.primary", c.Listen.Primary}, {"listen.replicas", c.Listen.Replicas},

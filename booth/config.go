@@ -33,6 +33,32 @@ type Config struct {
 	// DataDir holds the journal and the embedded etcd (absolute path).
 	DataDir string
 	GPIO    GPIO
+	Probe   Probe
+	// lines maps each field's path to the line of its key.
+	lines map[string]int
+}
+
+// Probe says where the commit probe connects: HAProxy's primary listener
+// unless told otherwise.
+type Probe struct {
+	// Off turns the probe off (enabled: false).
+	Off bool
+	// DSN, when set, is used as it is; the other fields must be unset.
+	DSN string
+	// Host and Port default to listen.primary's, an empty or wildcard
+	// host meaning 127.0.0.1.
+	Host string
+	Port int
+	// User (default postgres) and the file holding the password
+	// (default: the password "postgres" of the rig's image).
+	User         string
+	PasswordFile string
+	Database     string
+	// Interval between commits (default 10 ms).
+	Interval time.Duration
+	// Line is where the section is, Lines where each field is.
+	Line  int
+	Lines map[string]int
 }
 
 // Node is one database node.
@@ -42,6 +68,9 @@ type Node struct {
 	Address string
 	// Agent is the URL of the node agent's API.
 	Agent string
+	// Container is the node's container, for power: container (a booth
+	// rehearsed on one machine).
+	Container string
 	// Line is where the node is defined, for later error messages.
 	Line int
 }

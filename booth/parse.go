@@ -3,6 +3,7 @@ package booth
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,6 +205,7 @@ func Parse(name string, data []byte) (cfg *Config, err error) {
 	}
 	p := &parser{file: name, lines: map[string]int{}}
 	c := p.config(doc.Content[0])
+	c.lines = p.lines
 	if len(p.errs) == 0 {
 		p.validate(c)
 	}
@@ -247,7 +249,8 @@ func (p *parser) config(root *yaml.Node) *Config {
 				p.errorf(v, f, "must be an absolute path, got %q", c.DataDir)
 			}
 		},
-		"gpio": func(v *yaml.Node, f string) { p.gpio(v, f, &c.GPIO) },
+		"gpio":  func(v *yaml.Node, f string) { p.gpio(v, f, &c.GPIO) },
+		"probe": func(v *yaml.Node, f string) { p.probe(v, f, &c.Probe) },
 	})
 	if timings != "" {
 		t, err := parseTimings(timings)
@@ -272,9 +275,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 func (p *parser) node(n *yaml.Node, field string) Node {
 	nd := Node{Line: n.Line}
 	p.fields(n, field, []string{"name", "address", "agent"}, map[string]func(*yaml.Node, string){
-		"name":    func(v *yaml.Node, f string) { nd.Name = p.name(v, f) },
-		"address": func(v *yaml.Node, f string) { nd.Address = p.address(v, f) },
-		"agent":   func(v *yaml.Node, f string) { nd.Agent = p.url(v, f) },
+		"name":      func(v *yaml.Node, f string) { nd.Name = p.name(v, f) },
+		"address":   func(v *yaml.Node, f string) { nd.Address = p.address(v, f) },
+		"agent":     func(v *yaml.Node, f string) { nd.Agent = p.url(v, f) },
+		"container": func(v *yaml.Node, f string) { nd.Container = p.str(v, f) },
 	})
 	return nd
 }
@@ -319,6 +323,52 @@ func (p *parser) listen(n *yaml.Node, field string, l *Listen) {
 		"etcd_client": addr(&l.EtcdClient),
 		"etcd_peer":   addr(&l.EtcdPeer),
 	})
+}
+
+func (p *parser) probe(n *yaml.Node, field string, pr *Probe) {
+	pr.Line, pr.Lines = n.Line, map[string]int{}
+	at := func(f string, v *yaml.Node) { pr.Lines[strings.TrimPrefix(f, field+".")] = v.Line }
+	p.fields(n, field, nil, map[string]func(*yaml.Node, string){
+		"enabled": func(v *yaml.Node, f string) {
+			at(f, v)
+			pr.Off = p.oneOf(v, f, "true", "false") == "false"
+		},
+		"dsn": func(v *yaml.Node, f string) {
+			at(f, v)
+			pr.DSN = p.str(v, f)
+			if u, err := url.Parse(pr.DSN); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
+				p.errorf(v, f, "want a postgres:// URL with a host (without one pgx dials a unix socket, not HAProxy)")
+			}
+		},
+		"host": func(v *yaml.Node, f string) { at(f, v); pr.Host = p.address(v, f) },
+		"port": func(v *yaml.Node, f string) {
+			at(f, v)
+			if port, ok := p.integer(v, f); ok {
+				if port < 1 || port > 65535 {
+					p.errorf(v, f, "port %d out of range", port)
+				}
+				pr.Port = port
+			}
+		},
+		"user":          func(v *yaml.Node, f string) { at(f, v); pr.User = p.str(v, f) },
+		"password_file": func(v *yaml.Node, f string) { at(f, v); pr.PasswordFile = p.str(v, f) },
+		"database":      func(v *yaml.Node, f string) { at(f, v); pr.Database = p.str(v, f) },
+		"interval": func(v *yaml.Node, f string) {
+			at(f, v)
+			d := p.duration(v, f)
+			if d != 0 && (d < time.Millisecond || d > 10*time.Second) {
+				p.errorf(v, f, "%v is outside 1ms..10s", d)
+			}
+			pr.Interval = d
+		},
+	})
+	if pr.DSN != "" {
+		for _, k := range []string{"host", "port", "user", "password_file", "database"} {
+			if l, ok := pr.Lines[k]; ok {
+				p.errs = append(p.errs, &Error{File: p.file, Line: l, Field: field + "." + k, Msg: "set either dsn or the fields it is made of, not both"})
+			}
+		}
+	}
 }
 
 func (p *parser) gpio(n *yaml.Node, field string, g *GPIO) {

@@ -25,16 +25,13 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/dashboard"
-	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/fiu"
-	"github.com/redswitch/redswitch/forks"
 	"github.com/redswitch/redswitch/headnode"
-	"github.com/redswitch/redswitch/headnode/etcd"
-	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/headnode/service"
 	"github.com/redswitch/redswitch/power"
-	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/scenarios"
+	"github.com/redswitch/redswitch/scenarios/runapi"
 )
 
 // DefaultImage is the node image `make image` tags.
@@ -92,41 +89,23 @@ const (
 	PowerAgent     = "agent"
 )
 
-// Demo is a running rig.
+// Demo is a running rig: the node containers and the head node service
+// composed as on a booth.
 type Demo struct {
+	*service.Service
 	Opts     Options
 	Rig      *rig.Rig
-	Etcd     *etcd.Server
-	Head     *headnode.HeadNode
-	Journal  *journal.Journal
-	History  []journal.Event
-	URL      string
 	Token    string
 	DSN      string
 	Replicas string
-	Clock    *journal.Clock
-	// Probe is the commit probe, when Options.Probe is set.
-	Probe *probe.Probe
-	// Observer analyses the history for the API, metrics and dashboard.
-	Observer *headnode.Observer
-	// Switches are the virtual Failure Injection Unit; Virtual flips them.
-	Switches *headnode.Switches
-	Virtual  *fiu.Virtual
-	Hub      *dashboard.Hub
+	// Virtual flips the virtual Failure Injection Unit's switches.
+	Virtual *fiu.Virtual
 
-	faults *faults.Manager
-	forks  *forks.Service
 	// clusterToken is what the node agents accept from this run.
 	clusterToken string
 
-	rec    *headnode.EventLog
-	docker *testcontainers.DockerClient
-	srv    *http.Server
-	cancel context.CancelFunc
-	done   chan error
-	keep   bool
-	// running is set once the background goroutines' waiter runs.
-	running   bool
+	docker    *testcontainers.DockerClient
+	keep      bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -210,7 +189,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		cli.Close()
 		return nil, fmt.Errorf("demo: node image %s is missing: build it with `make image` (%w)", o.Image, err)
 	}
-	d = &Demo{Opts: o, docker: cli, done: make(chan error, 1)}
+	d = &Demo{Opts: o, docker: cli}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Close(context.WithoutCancel(ctx)))
@@ -236,9 +215,6 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 			return d, err
 		}
 	} else {
-		// A fresh cluster needs a fresh etcd: stale Patroni keys would
-		// claim a leader that does not exist.
-		_ = os.RemoveAll(filepath.Join(o.DataDir, "etcd"))
 		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, ""))
 		if err != nil {
 			return d, err
@@ -250,30 +226,6 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		state = stateFile{RigID: d.Rig.ID(), Scope: o.Scope, Nodes: o.Nodes, Gateway: d.Rig.Gateway(),
 			EtcdPort: ep, PeerPort: pp, Timings: o.Timings.Name, VolumeSize: max(o.VolumeSize, 0)}
 	}
-	d.Etcd, err = etcd.Start(ctx, etcd.Options{
-		Dir:         filepath.Join(o.DataDir, "etcd"),
-		ClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
-		PeerAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(state.PeerPort)),
-		Log:         o.Log,
-	})
-	if err != nil {
-		return d, fmt.Errorf("demo: %w", err)
-	}
-	if err := writeState(o.DataDir, state); err != nil {
-		return d, err
-	}
-	if !adopt {
-		if err := d.Rig.StartNodes(ctx, []string{net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))}); err != nil {
-			return d, err
-		}
-	}
-
-	d.Clock = journal.NewClock()
-	d.Journal, d.History, err = journal.Open(filepath.Join(o.DataDir, "journal.jsonl"), o.Log, journal.Options{Clock: d.Clock})
-	if err != nil {
-		return d, fmt.Errorf("demo: %w", err)
-	}
-	d.rec = headnode.NewEventLog(d.Journal, d.History)
 	if err := fillPorts(&o.PrimaryPort, &o.ReplicaPort, &o.StatsPort); err != nil {
 		return d, err
 	}
@@ -285,12 +237,6 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	// The agents accept the faults and soft power cuts of whoever holds
 	// this run's cluster token.
 	d.clusterToken = newToken()
-	tctx, tcancel := context.WithTimeout(ctx, 30*time.Second)
-	err = d.Rig.SetClusterToken(tctx, agentapi.TokenFile, d.clusterToken)
-	tcancel()
-	if err != nil {
-		return d, fmt.Errorf("demo: give the agents their token: %w", err)
-	}
 	var members []headnode.Member
 	for _, n := range d.Rig.Nodes() {
 		members = append(members, headnode.Member{Name: n.Name, Address: n.Address})
@@ -307,66 +253,111 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		}
 		drv = power.NewAgent(agents)
 	}
-	d.Head, err = headnode.New(headnode.Options{
-		Scope: o.Scope, Timings: o.Timings, Members: members,
-		Etcd: d.Etcd.Endpoints()[:1], Power: drv, Journal: d.rec, Clock: d.Clock.Now,
-		HAProxyDir: o.DataDir, HAProxyBind: "127.0.0.1",
-		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
-		OperatorToken: d.Token, Log: o.Log.With("component", "headnode"),
-	})
+	sw, err := d.switches(ctx, adopt)
 	if err != nil {
 		return d, err
+	}
+	// A node with a bounded volume of its own may be filled whole; one
+	// whose data shares the host's disk keeps the faults' default bound,
+	// which refuses.
+	var maxFill int64
+	if d.Rig.Volumes() {
+		maxFill = o.VolumeSize
 	}
 	d.DSN = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.PrimaryPort)
 	d.Replicas = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.ReplicaPort)
-
-	if err := d.Head.StartHAProxy(ctx); err != nil {
-		return d, err
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := d.Head.Run(runCtx); err != nil {
-			o.Log.Error("head node stopped", "err", err)
-		}
-	}()
-	if o.Probe {
-		d.Probe = probe.New(probe.Options{DSN: d.DSN, Interval: o.ProbeInterval, Clock: d.Clock,
-			StartAfter: probe.LastSeq(d.History), Log: o.Log.With("component", "probe")})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.Probe.Run(runCtx, d.rec); err != nil {
-				o.Log.Error("probe stopped", "err", err)
+	so := service.Options{
+		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir,
+		EtcdClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
+		EtcdPeerAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(state.PeerPort)),
+		// A fresh cluster needs a fresh etcd: stale Patroni keys would
+		// claim a leader that does not exist.
+		FreshEtcd: !adopt,
+		NodeEtcd:  agentapi.Peer{Address: state.Gateway, Port: state.EtcdPort},
+		StartNodes: func(ctx context.Context) error {
+			if err := writeState(o.DataDir, state); err != nil {
+				return err
 			}
-		}()
+			if !adopt {
+				if err := d.Rig.StartNodes(ctx, []string{net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))}); err != nil {
+					return err
+				}
+			}
+			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := d.Rig.SetClusterToken(tctx, agentapi.TokenFile, d.clusterToken); err != nil {
+				return fmt.Errorf("demo: give the agents their token: %w", err)
+			}
+			return nil
+		},
+		HAProxyBind: "127.0.0.1", PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
+		ProbeInterval: o.ProbeInterval,
+		Power:         drv, Switches: sw,
+		Agent: d.agent, Freezer: d.Rig, Files: d.Rig, MaxFill: maxFill, Logs: d.Rig.Logs,
+		Shape:  shape(o),
+		Listen: o.Listen, OperatorToken: d.Token,
+		Log: o.Log,
 	}
-	err = d.startObservers(runCtx, &wg)
-	d.running = true
-	go func() {
-		wg.Wait()
-		d.done <- nil
-	}()
-	if err != nil {
-		return d, err
+	if o.Probe {
+		so.ProbeDSN = d.DSN
 	}
-
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return d, fmt.Errorf("demo: listen %s: %w", o.Listen, err)
-	}
-	mux := d.Head.Handler()
-	d.mountExtras(mux)
 	if o.Mount != nil {
-		o.Mount(mux, d)
+		so.Mount = func(mux *http.ServeMux) { o.Mount(mux, d) }
 	}
-	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = d.srv.Serve(ln) }()
-	d.URL = "http://" + ln.Addr().String()
+	d.Service, err = service.Start(ctx, so)
+	if err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
 	return d, nil
+}
+
+// switches is the virtual Failure Injection Unit: switch i powers node
+// ni, as on the booth. A node that is off when the rig is adopted keeps
+// its switch off.
+func (d *Demo) switches(ctx context.Context, adopted bool) (service.Switches, error) {
+	var cfg []fiu.SwitchConfig
+	for i, n := range d.Rig.Nodes() {
+		cfg = append(cfg, fiu.SwitchConfig{ID: i + 1, Node: n.Name, Pin: i + 1, ActiveHigh: true})
+	}
+	virt, err := fiu.NewVirtual(cfg, nil)
+	if err != nil {
+		return service.Switches{}, fmt.Errorf("demo: virtual switches: %w", err)
+	}
+	if adopted {
+		for i, n := range d.Rig.Nodes() {
+			if on, err := d.Rig.Powered(ctx, n.Name); err == nil && !on {
+				_ = virt.Set(i+1, false)
+			}
+		}
+	}
+	d.Virtual = virt
+	return service.Switches{Pins: virt, Virtual: virt, Config: cfg}, nil
+}
+
+// shape is the cluster the rig runs, for checking scenarios against:
+// its etcd is the head node's, apart from the nodes.
+func shape(o Options) runapi.Shape {
+	s := runapi.Shape{SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict,
+		FailsafeMode: o.FailsafeMode, MaximumLagOnFailover: o.MaximumLagOnFailover, EtcdApart: true,
+		PostmortemForks: o.PostmortemForks}
+	for node, tags := range o.Tags {
+		var t scenarios.NodeTags
+		for _, tag := range tags {
+			switch tag {
+			case "nofailover":
+				t.NoFailover = true
+			case "noloadbalance":
+				t.NoLoadBalance = true
+			}
+		}
+		if t != (scenarios.NodeTags{}) {
+			if s.Tags == nil {
+				s.Tags = map[string]scenarios.NodeTags{}
+			}
+			s.Tags[node] = t
+		}
+	}
+	return s
 }
 
 func rigOptions(o Options, id string) rig.Options {
@@ -424,25 +415,9 @@ func (d *Demo) Close(ctx context.Context) error {
 
 func (d *Demo) close(ctx context.Context) error {
 	var errs []error
-	if d.faults != nil {
-		// Recover every fault still active before the nodes go away.
-		if err := d.faults.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("recover faults: %w", err))
-		}
-	}
-	if d.srv != nil {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_ = d.srv.Shutdown(sctx)
-		cancel()
-	}
-	if d.cancel != nil {
-		d.cancel()
-		if d.running {
-			<-d.done
-		}
-	}
-	if d.Journal != nil {
-		if err := d.Journal.Close(); err != nil {
+	if d.Service != nil {
+		// Faults are recovered before the nodes go away.
+		if err := d.Service.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -451,9 +426,6 @@ func (d *Demo) close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		_ = os.Remove(filepath.Join(d.Opts.DataDir, "rig.json"))
-	}
-	if d.Etcd != nil {
-		d.Etcd.Close()
 	}
 	if d.docker != nil {
 		d.docker.Close()

@@ -1,40 +1,15 @@
 package demo
 
 import (
-	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/forks"
+	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/journal"
 )
-
-// mountExtras adds the routes of the parts composed around the head node:
-// probe, failovers, metrics, dashboard, switches, faults, forks.
-func (d *Demo) mountExtras(mux *http.ServeMux) {
-	d.mountObservers(mux)
-	d.mountFaults(mux)
-	d.mountForks(mux)
-}
-
-// mountForks serves the fork API: the nodes' agents make the forks.
-func (d *Demo) mountForks(mux *http.ServeMux) {
-	d.forks = forks.New(forks.Options{
-		Agent: func(node string) (forks.Agent, error) {
-			// A copy fallback on a big database takes minutes.
-			c, ok := d.agent(node, 6*time.Minute)
-			if !ok {
-				return nil, fmt.Errorf("%w: %q", forks.ErrUnknownNode, node)
-			}
-			return c, nil
-		},
-		State:  d.Head.State,
-		Record: d.rec.Append,
-		Log:    d.Opts.Log.With("component", "forks"),
-	})
-	d.forks.Mount(mux, d.Head.RequireOperator)
-}
 
 // agent returns a client of a node's agent carrying this run's cluster
 // token, with the given request timeout; false for a node the rig lacks.
@@ -49,5 +24,19 @@ func (d *Demo) agent(node string, timeout time.Duration) (*agentapi.Client, bool
 	return nil, false
 }
 
-// Forks returns the demo's fork service.
-func (d *Demo) Forks() *forks.Service { return d.forks }
+// Forks returns the head node's fork service.
+func (d *Demo) Forks() *forks.Service { return d.Service.Forks }
+
+// Faults returns the head node's fault manager. Close recovers every
+// fault still active.
+func (d *Demo) Faults() *faults.Manager { return d.Service.Faults }
+
+// Events returns every event recorded so far, including those read back
+// from the journal of an earlier run of the same data dir.
+func (d *Demo) Events() []journal.Event { return d.History.Events() }
+
+// Record appends an event (a scenario step, a fault) to the journal.
+func (d *Demo) Record(e journal.Event) (journal.Event, error) { return d.History.Append(e) }
+
+// Log is the demo's event log, for parts composed around it.
+func (d *Demo) Log() *headnode.EventLog { return d.History }

@@ -95,6 +95,9 @@ type Rig struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
 
+	// attached rigs drive containers made elsewhere and never remove them.
+	attached bool
+
 	mu    sync.Mutex
 	nodes map[string]*Node
 	ctrs  map[string]*testcontainers.DockerContainer
@@ -386,8 +389,12 @@ func (r *Rig) Logs(ctx context.Context, name string) (string, error) {
 	return demux(rc)
 }
 
-// Close removes every container, the network and the volumes of the rig.
+// Close removes every container, the network and the volumes of the rig;
+// an attached rig's belong to whoever made them.
 func (r *Rig) Close(ctx context.Context) error {
+	if r.attached {
+		return nil
+	}
 	err := Remove(ctx, r.cli, map[string]string{LabelRig: r.opts.ID}, r.opts.Log)
 	return errors.Join(err, RemoveVolumes(ctx, r.opts.DataDir, r.opts.ID, r.opts.Log))
 }

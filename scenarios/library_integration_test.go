@@ -1,12 +1,17 @@
-package scenarios
+package scenarios_test
 
 import (
+	"log/slog"
+
 	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redswitch/redswitch/scenarios"
+	"github.com/redswitch/redswitch/scenarios/containers"
 )
 
 // notYet names the library scenarios the rig cannot pass yet, and why.
@@ -17,11 +22,11 @@ var notYet = map[string]string{}
 // signature (logged as reproduced); any other failure fails the test.
 var knownBugs = map[string]struct {
 	why       string
-	signature func(Result) bool
+	signature func(scenarios.Result) bool
 }{
 	"primary-freeze": {
 		why: "Patroni 3.0.2 (Debian 12), seen in 2 of 3 runs: after the thaw the old primary re-grants its expired etcd3 lease and writes the leader key unconditionally, taking the lock back; the new primary's acknowledged commits are rewound away (fixed upstream in 3.0.3, pull request 2693)",
-		signature: func(r Result) bool {
+		signature: func(r scenarios.Result) bool {
 			// The old primary is primary again after the thaw, and the
 			// only failed checks are lost commits and split brain.
 			backAsPrimary := false
@@ -45,19 +50,19 @@ var knownBugs = map[string]struct {
 // skipped and do not fail the test. SCENARIOS=a,b limits the run to those
 // names; SCENARIO_PARALLEL overrides the concurrency.
 func TestLibraryRuns(t *testing.T) {
-	RequireContainers(t)
-	lib, err := LoadAll(Library(), ".")
+	containers.Require(t)
+	lib, err := scenarios.LoadAll(scenarios.Library(), ".")
 	if err != nil {
 		t.Fatalf("library: %v", err)
 	}
-	wrong, err := Load("testdata/wrong-expectation.yaml")
+	wrong, err := scenarios.Load("testdata/wrong-expectation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := append(lib, wrong)
 	// Scenarios this rig cannot pass yet, each with the reason; they are
 	// listed in the log, not run, and their issue stays open.
-	var kept []*Scenario
+	var kept []*scenarios.Scenario
 	for _, sc := range all {
 		if reason, ok := notYet[sc.Name]; ok {
 			t.Logf("NOT RUN %s: %s", sc.Name, reason)
@@ -71,13 +76,16 @@ func TestLibraryRuns(t *testing.T) {
 		for _, n := range strings.Split(only, ",") {
 			keep[strings.TrimSpace(n)] = true
 		}
-		var some []*Scenario
+		var some []*scenarios.Scenario
 		for _, sc := range all {
 			if keep[sc.Name] {
 				some = append(some, sc)
 			}
 		}
 		all = some
+		if len(all) == 0 {
+			t.Fatalf("SCENARIOS=%s selects no scenario", only)
+		}
 	}
 	// One cluster at a time: on two cores, clusters side by side stretched
 	// failovers past their bounds (measured: 56–243 s boots at load 25+).
@@ -86,25 +94,41 @@ func TestLibraryRuns(t *testing.T) {
 		fmt.Sscan(p, &parallel)
 	}
 	begin := time.Now()
-	results := RunAll(context.Background(), all, RunOptions{Parallel: parallel, Log: testLog(),
+	results := scenarios.RunAll(context.Background(), all, scenarios.RunOptions{Backend: &containers.Backend{Log: testLog()}, Parallel: parallel, Log: testLog(),
 		Progress: func(name, line string) { t.Logf("%s %s: %s", time.Since(begin).Round(time.Second), name, line) }})
 	wall := time.Since(begin)
 
-	var ran []Result
+	var ran []scenarios.Result
 	for _, r := range results {
-		if reason, ok := Skipped(r); ok {
+		if reason, ok := scenarios.Skipped(r); ok {
 			t.Logf("SKIP %s: %s", r.Name(), reason)
 			continue
 		}
 		ran = append(ran, r)
 	}
 	var b strings.Builder
-	_ = WriteText(&b, ran)
+	_ = scenarios.WriteText(&b, ran)
 	t.Logf("wall time %s for %d scenario(s), %d skipped, parallel %d\n%s", wall.Round(time.Second), len(results),
 		len(results)-len(ran), parallel, b.String())
 
+	// Every selected scenario ran, and both controls did: a run that
+	// checked nothing must not pass.
+	if len(results) != len(all) {
+		t.Errorf("%d results for %d selected scenarios", len(results), len(all))
+	}
+	controls := map[string]bool{}
+	for _, r := range ran {
+		controls[r.Name()] = true
+	}
+	if os.Getenv("SCENARIOS") == "" {
+		for _, c := range []string{"negative-control", "wrong-expectation"} {
+			if !controls[c] {
+				t.Errorf("control %s did not run", c)
+			}
+		}
+	}
 	for _, r := range results {
-		if _, ok := Skipped(r); ok {
+		if _, ok := scenarios.Skipped(r); ok {
 			continue
 		}
 		switch r.Name() {
@@ -139,4 +163,9 @@ func TestLibraryRuns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testLog is the log of scenario runs in tests: warnings and worse.
+func testLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

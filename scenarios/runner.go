@@ -18,7 +18,8 @@ import (
 
 // RunOptions configure the runner.
 type RunOptions struct {
-	// Backend starts clusters; a ContainerBackend when nil.
+	// Backend starts clusters (required): a containers.Backend, a
+	// LocalBackend in a head node, a RemoteBackend.
 	Backend Backend
 	// Parallel is how many scenarios RunAll runs side by side (default 1).
 	Parallel int
@@ -50,9 +51,6 @@ const (
 func (o RunOptions) withDefaults() RunOptions {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Backend == nil {
-		o.Backend = &ContainerBackend{Log: o.Log}
 	}
 	if o.Parallel < 1 {
 		o.Parallel = 1
@@ -115,6 +113,9 @@ func RunScenario(ctx context.Context, sc *Scenario, o RunOptions) (res Result) {
 	begin := time.Now()
 	res = Result{Scenario: sc, Measurements: map[string]float64{}}
 	defer func() { res.Duration = time.Since(begin) }()
+	if o.Backend == nil {
+		return Result{Scenario: sc, Err: errors.New("scenarios: no backend to run on")}
+	}
 	if skip := unavailable(sc, o.Backend); skip != nil {
 		res.Err = skip
 		o.Progress(sc.Name, skip.Error())

@@ -46,12 +46,10 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
 	start := time.Now()
-	runs := &scenarioRuns{log: env.log}
 	d, err := demo.Start(ctx, demo.Options{
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
 		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode, PostmortemForks: *postmortem,
-		Mount: runs.mount,
 		Log:   env.log,
 	})
 	if err != nil {
@@ -65,13 +63,6 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 			d.Detach()
 		}
 		if err := d.Close(cctx); err != nil {
-			fmt.Fprintf(env.stderr, "cleanup: %v\n", err)
-		}
-	}()
-	// Deferred after d.Close, so it runs first: a running scenario is
-	// cancelled and restores the cluster while the head node still serves.
-	defer func() {
-		if err := runs.close(); err != nil {
 			fmt.Fprintf(env.stderr, "cleanup: %v\n", err)
 		}
 	}()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/scenarios"
+	"github.com/redswitch/redswitch/scenarios/containers"
 )
 
 const scenarioSynopsis = `Runs chaos scenarios (YAML files, see scenarios/README.md): each on a fresh
@@ -127,7 +128,7 @@ func scenarioRun(ctx context.Context, env *environ, args []string) error {
 		if v := os.Getenv("TESTCONTAINERS_RYUK_DISABLED"); v != "true" {
 			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 		}
-		backend = &scenarios.ContainerBackend{Image: f.image, DataDir: f.dataDir, Log: env.log}
+		backend = &containers.Backend{Image: f.image, DataDir: f.dataDir, Log: env.log}
 	}
 	begin := time.Now()
 	opts := scenarios.RunOptions{Backend: backend, Parallel: f.parallel, Log: env.log}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"slices"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/redswitch/redswitch/cluster"
-	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/scenarios"
 )
@@ -26,28 +25,33 @@ func TestDemoShape(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		o        demo.Options
+		o        Options
 		kinds    []faults.Injector
 		runs     []string
 		runsNot  []string
 		unmetHas string // for the first of runsNot
 	}{
-		{"default demo", demo.Options{Nodes: 3, Timings: aggressive}, faults.Kinds(),
+		{"default demo", Options{Nodes: 3, Timings: aggressive}, faults.Kinds(),
 			[]string{"primary-power-cut", "etcd-outage", "two-nodes-cut", "primary-freeze", "fork-from-replica"},
 			[]string{"synchronous-primary-cut", "nofailover-node"}, "synchronous_mode: true"},
-		{"no fault manager", demo.Options{Nodes: 3, Timings: aggressive}, nil,
+		{"no fault manager", Options{Nodes: 3, Timings: aggressive}, nil,
 			[]string{"primary-power-cut", "switch-flapping"},
 			[]string{"primary-freeze"}, "fault kind freeze"},
-		{"synchronous demo", demo.Options{Nodes: 3, Timings: aggressive, SynchronousMode: true}, faults.Kinds(),
+		{"synchronous demo", Options{Nodes: 3, Timings: aggressive, SynchronousMode: true}, faults.Kinds(),
 			[]string{"synchronous-primary-cut", "cold-start"},
 			[]string{"primary-power-cut"}, "synchronous_mode: false"},
-		{"tagged demo", demo.Options{Nodes: 3, Timings: aggressive, Tags: map[string][]string{"n3": {"nofailover"}, "n1": {"other"}}}, faults.Kinds(),
+		{"tagged demo", Options{Nodes: 3, Timings: aggressive, Tags: map[string][]string{"n3": {"nofailover"}, "n1": {"other"}}}, faults.Kinds(),
 			[]string{"nofailover-node"},
 			[]string{"primary-power-cut"}, "n3 tagged with nothing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := demoShape(tt.o, tt.kinds)
+			// The head node service fills in what it runs itself.
+			s := shape(tt.o)
+			s.Nodes, s.Timings, s.Forks, s.FaultKinds = tt.o.Nodes, tt.o.Timings, true, []string{}
+			for _, k := range tt.kinds {
+				s.FaultKinds = append(s.FaultKinds, string(k.Info().Kind))
+			}
 			if !s.EtcdApart {
 				t.Error("a demo's etcd is the head node's, apart from the nodes")
 			}

@@ -1,0 +1,63 @@
+package booth
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ProbeDSN is the commit probe's connection string and where it comes
+// from (file:line), for errors at start. An empty or wildcard host in
+// listen.primary means 127.0.0.1: HAProxy listens there too, and a DSN
+// without a host would make pgx dial a unix socket instead.
+func (c *Config) ProbeDSN() (dsn, where string, err error) {
+	p := c.Probe
+	where = c.File
+	if p.Line > 0 {
+		where = fmt.Sprintf("%s:%d: probe", c.File, p.Line)
+	} else if line, ok := c.lines["listen.primary"]; ok {
+		where = fmt.Sprintf("%s:%d: listen.primary", c.File, line)
+	}
+	if p.DSN != "" {
+		return p.DSN, fmt.Sprintf("%s:%d: probe.dsn", c.File, p.Lines["dsn"]), nil
+	}
+	host, port := p.Host, p.Port
+	if host == "" || port == 0 {
+		h, ps, err := net.SplitHostPort(c.Listen.Primary)
+		if err != nil {
+			return "", where, fmt.Errorf("%s: listen.primary %q: %w", where, c.Listen.Primary, err)
+		}
+		if host == "" {
+			host = h
+		}
+		if port == 0 {
+			port, _ = strconv.Atoi(ps)
+		}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	user, password := p.User, "postgres"
+	if user == "" {
+		user = "postgres"
+	}
+	if p.PasswordFile != "" {
+		b, err := os.ReadFile(p.PasswordFile)
+		if err != nil {
+			return "", where, fmt.Errorf("%s:%d: probe.password_file: %w", c.File, p.Lines["password_file"], err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+		if password == "" {
+			return "", where, fmt.Errorf("%s:%d: probe.password_file: %s is empty", c.File, p.Lines["password_file"], p.PasswordFile)
+		}
+	}
+	db := p.Database
+	if db == "" {
+		db = "postgres"
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/" + db}
+	return u.String(), where, nil
+}
