@@ -50,7 +50,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
 		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode, PostmortemForks: *postmortem,
-		Log:   env.log,
+		Log: env.log,
 	})
 	if err != nil {
 		return err
