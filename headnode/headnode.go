@@ -83,6 +83,7 @@ type HeadNode struct {
 	leaseTTL int64
 	config   *dcsConfig
 	powered  map[string]bool
+	setting  map[string]int // SetPower calls in flight per node
 	routed   map[string]map[string]bool // node → listener → up
 	ready    chan struct{}
 	once     sync.Once
@@ -108,7 +109,7 @@ func New(o Options) (*HeadNode, error) {
 		return nil, fmt.Errorf("headnode: etcd client: %w", err)
 	}
 	h := &HeadNode{o: o, log: o.Log, etcd: cli, members: map[string]member{}, agents: map[string]bool{},
-		powered: map[string]bool{}, routed: map[string]map[string]bool{}, ready: make(chan struct{})}
+		powered: map[string]bool{}, setting: map[string]int{}, routed: map[string]map[string]bool{}, ready: make(chan struct{})}
 	if o.HAProxyDir != "" {
 		h.haproxy = haproxy.NewProcess(o.HAProxyBin, o.HAProxyDir, o.Log.With("component", "haproxy"))
 	}
@@ -421,6 +422,10 @@ func (h *HeadNode) pollPower(ctx context.Context) {
 				continue
 			}
 			h.mu.Lock()
+			if h.setting[m.Name] > 0 {
+				h.mu.Unlock()
+				continue
+			}
 			was := h.powered[m.Name]
 			h.powered[m.Name] = on
 			h.mu.Unlock()
@@ -443,8 +448,19 @@ func (h *HeadNode) SetPower(ctx context.Context, node string, on bool, source st
 	}
 	// Record the intent first: the cut's timestamp is the start of the
 	// failover, and the journal must hold it even if the head node dies
-	// during the call.
-	at := h.o.Clock()
+	// during the call. pollPower leaves the node alone meanwhile, so it
+	// does not record the old state as a change.
+	h.mu.Lock()
+	h.setting[node]++
+	was := h.powered[node]
+	h.powered[node] = on
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.setting[node]--
+		h.mu.Unlock()
+	}()
+	h.record(journal.Event{At: h.o.Clock(), Kind: journal.KindPower, Node: node, On: journal.Bool(on), Source: source})
 	var err error
 	if on {
 		err = h.o.Power.PowerOn(ctx, node)
@@ -452,14 +468,21 @@ func (h *HeadNode) SetPower(ctx context.Context, node string, on bool, source st
 		err = h.o.Power.PowerOff(ctx, node)
 	}
 	if err != nil {
+		// The driver did not act: say so, so the analysis does not take
+		// the recorded intent for a cut.
+		h.mu.Lock()
+		h.powered[node] = was
+		h.mu.Unlock()
+		h.record(journal.Event{Kind: journal.KindPower, Node: node, On: journal.Bool(was), Source: PowerFailedSource,
+			Detail: fmt.Sprintf("power %s by %s failed: %v", onOff(on), source, err)})
 		return fmt.Errorf("power %s %s: %w", onOff(on), node, err)
 	}
-	h.mu.Lock()
-	h.powered[node] = on
-	h.mu.Unlock()
-	h.record(journal.Event{At: at, Kind: journal.KindPower, Node: node, On: journal.Bool(on), Source: source})
 	return nil
 }
+
+// PowerFailedSource is the source of the power event that takes back a
+// recorded intent whose driver call failed.
+const PowerFailedSource = "failed"
 
 func onOff(on bool) string {
 	if on {
