@@ -8,7 +8,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.build/*') go.mod go.sum
 TEST_TIMEOUT ?= 80m
 DEMO_FLAGS ?=
 
-.PHONY: build image demo test unit deps lint clean bench
+.PHONY: build image demo booth test unit deps lint clean bench
 
 build: $(BIN)
 
@@ -25,6 +25,11 @@ image: deps build
 
 demo: image
 	$(BIN) demo --data-dir .build/demo $(DEMO_FLAGS)
+
+# The booth on one machine: agent-only node containers, the head node
+# from the shipped booth.yaml (virtual switches), API on 127.0.0.1:8080.
+booth: image
+	@scripts/booth.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"agent":    {"run on a database node: supervise Patroni, register in etcd", runAgent},
 		"demo":     {"bring up a containerized cluster behind HAProxy with the head node", runDemo},
 		"headnode": {"run the head node of a booth from its configuration", runHeadnode},
+		"booth":    {"rehearse the booth on one machine: `booth up` starts agent-only node containers and writes their booth configuration, `booth down` removes them", runBooth},
 		"cleanup":  {"remove every container and network left by redswitch rigs", runCleanup},
 		"fiu":      {"Failure Injection Unit tools: fiu watch", runFIU},
 		"scenario": {"run chaos scenarios (YAML) against fresh clusters or a running head node", runScenario},

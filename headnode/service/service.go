@@ -475,12 +475,22 @@ func reachable(ctx context.Context, dsn string) error {
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: 2 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return fmt.Errorf("unreachable: %w", err)
+	// HAProxy, just started, binds its listeners in a few milliseconds.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("unreachable: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return c.Close()
 }
 
 // dsnHostPort reads the host and port of a postgres:// URL; a DSN without

@@ -1,0 +1,101 @@
+package headnode
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/redswitch/redswitch/journal"
+)
+
+// memJournal records events in memory.
+type memJournal struct {
+	mu     sync.Mutex
+	events []journal.Event
+}
+
+func (m *memJournal) Append(e journal.Event) (journal.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, e)
+	return e, nil
+}
+
+func (m *memJournal) power() []journal.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []journal.Event
+	for _, e := range m.events {
+		if e.Kind == journal.KindPower {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// seeingPower is a power driver that looks at the journal when asked to
+// act, as a head node that dies during the call would leave it.
+type seeingPower struct {
+	j    *memJournal
+	err  error
+	seen []journal.Event
+}
+
+func (p *seeingPower) act() error { p.seen = p.j.power(); return p.err }
+
+func (p *seeingPower) PowerOff(context.Context, string) error { return p.act() }
+func (p *seeingPower) PowerOn(context.Context, string) error  { return p.act() }
+func (p *seeingPower) Powered(context.Context, string) (bool, error) {
+	return true, nil
+}
+
+func TestSetPowerRecordsIntentFirst(t *testing.T) {
+	tests := []struct {
+		name      string
+		driverErr error
+		// wantAfter is the power events after the call: the intent, and
+		// for a failed call its taking back.
+		wantAfter []string
+		wantState string
+	}{
+		{"cut", nil, []string{"off:booth"}, "off"},
+		{"failed cut", errors.New("relay stuck"), []string{"off:booth", "on:" + PowerFailedSource}, "on"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := &memJournal{}
+			drv := &seeingPower{j: j, err: tt.driverErr}
+			h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: drv, Journal: j,
+				Members: []Member{{Name: "n1", Address: "10.0.0.1"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.etcd.Close()
+			err = h.SetPower(context.Background(), "n1", false, "booth")
+			if (err != nil) != (tt.driverErr != nil) {
+				t.Fatalf("SetPower: %v, want error %v", err, tt.driverErr)
+			}
+			if len(drv.seen) != 1 || *drv.seen[0].On || drv.seen[0].Source != "booth" {
+				t.Fatalf("the driver acted with power events %+v in the journal, want the cut recorded before", drv.seen)
+			}
+			var got []string
+			for _, e := range j.power() {
+				got = append(got, onOff(*e.On)+":"+e.Source)
+			}
+			if len(got) != len(tt.wantAfter) {
+				t.Fatalf("power events %v, want %v", got, tt.wantAfter)
+			}
+			for i := range got {
+				if got[i] != tt.wantAfter[i] {
+					t.Fatalf("power events %v, want %v", got, tt.wantAfter)
+				}
+			}
+			for _, n := range h.State().Nodes {
+				if n.Name == "n1" && n.Power != tt.wantState {
+					t.Errorf("state says power %s, want %s", n.Power, tt.wantState)
+				}
+			}
+		})
+	}
+}
