@@ -83,7 +83,7 @@ type HeadNode struct {
 	leaseTTL int64
 	config   *dcsConfig
 	powered  map[string]bool
-	setting  map[string]int // SetPower calls in flight per node
+	setting  map[string]int             // SetPower calls in flight per node
 	routed   map[string]map[string]bool // node → listener → up
 	ready    chan struct{}
 	once     sync.Once
