@@ -171,6 +171,7 @@ func TestSpinePrimaryPowerCut(t *testing.T) {
 		{"malformed", h.Leader, "test-token", `{"on": "off"`, http.StatusBadRequest, "body"},
 		{"missing field", h.Leader, "test-token", `{}`, http.StatusBadRequest, `field \"on\" is required`},
 		{"unknown node", "n9", "test-token", `{"on": false}`, http.StatusNotFound, "unknown node"},
+		{"already on", h.Leader, "test-token", `{"on": true}`, http.StatusConflict, "is already on"},
 	} {
 		status, body := powerRequest(t, d, c.node, c.token, c.body)
 		if status != c.status || !strings.Contains(body, c.msg) || !strings.Contains(body, `"error"`) {

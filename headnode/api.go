@@ -33,6 +33,8 @@ func statusOf(err error) int {
 		return ae.status
 	case errors.Is(err, ErrUnknownNode):
 		return http.StatusNotFound
+	case errors.Is(err, ErrPowerUnchanged), errors.Is(err, ErrPowerBusy):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
@@ -108,7 +110,7 @@ func (h *HeadNode) handlePower(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := h.SetPower(r.Context(), name, *req.On, "api"); err != nil {
+	if err := h.ChangePower(r.Context(), name, *req.On, "api"); err != nil {
 		writeError(w, err)
 		return
 	}

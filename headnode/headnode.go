@@ -443,6 +443,26 @@ func (h *HeadNode) pollPower(ctx context.Context) {
 
 // SetPower switches a node's power and records it with its source.
 func (h *HeadNode) SetPower(ctx context.Context, node string, on bool, source string) error {
+	return h.setPower(ctx, node, on, source, false)
+}
+
+// ChangePower is SetPower for a person's request (the power API, a
+// switch): like the fault manager's state machine, which refuses to
+// inject a fault twice, it refuses to cut a node that is already off or
+// power one that is already on (ErrPowerUnchanged) and a change while
+// another is under way on the node (ErrPowerBusy), so a double flip never
+// acts twice and nothing is journaled for it.
+func (h *HeadNode) ChangePower(ctx context.Context, node string, on bool, source string) error {
+	return h.setPower(ctx, node, on, source, true)
+}
+
+// ErrPowerUnchanged is a power change to the state the node is in.
+var ErrPowerUnchanged = errors.New("power unchanged")
+
+// ErrPowerBusy is a power change while another is under way on the node.
+var ErrPowerBusy = errors.New("power change under way")
+
+func (h *HeadNode) setPower(ctx context.Context, node string, on bool, source string, guard bool) error {
 	if !h.hasMember(node) {
 		return fmt.Errorf("%w: %q", ErrUnknownNode, node)
 	}
@@ -451,8 +471,16 @@ func (h *HeadNode) SetPower(ctx context.Context, node string, on bool, source st
 	// during the call. pollPower leaves the node alone meanwhile, so it
 	// does not record the old state as a change.
 	h.mu.Lock()
+	was, known := h.powered[node]
+	if guard && h.setting[node] > 0 {
+		h.mu.Unlock()
+		return fmt.Errorf("%w: %s: another power change is under way", ErrPowerBusy, node)
+	}
+	if guard && known && was == on {
+		h.mu.Unlock()
+		return fmt.Errorf("%w: %s is already %s", ErrPowerUnchanged, node, onOff(on))
+	}
 	h.setting[node]++
-	was := h.powered[node]
 	h.powered[node] = on
 	h.mu.Unlock()
 	defer func() {

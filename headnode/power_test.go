@@ -99,3 +99,76 @@ func TestSetPowerRecordsIntentFirst(t *testing.T) {
 		})
 	}
 }
+
+// blockingPower holds every driver call until release is closed.
+type blockingPower struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *blockingPower) act() error {
+	p.entered <- struct{}{}
+	<-p.release
+	return nil
+}
+
+func (p *blockingPower) PowerOff(context.Context, string) error { return p.act() }
+func (p *blockingPower) PowerOn(context.Context, string) error  { return p.act() }
+func (p *blockingPower) Powered(context.Context, string) (bool, error) {
+	return true, nil
+}
+
+func TestChangePowerGuard(t *testing.T) {
+	j := &memJournal{}
+	drv := &blockingPower{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: drv, Journal: j,
+		Members: []Member{{Name: "n1", Address: "10.0.0.1"}, {Name: "n2", Address: "10.0.0.2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.etcd.Close()
+	ctx := context.Background()
+	// Power is unknown until the first poll: a change goes through.
+	done := make(chan error, 1)
+	go func() { done <- h.ChangePower(ctx, "n1", false, "switch 1") }()
+	<-drv.entered
+
+	t.Run("busy while a change is under way", func(t *testing.T) {
+		err := h.ChangePower(ctx, "n1", true, "api")
+		if !errors.Is(err, ErrPowerBusy) || statusOf(err) != 409 {
+			t.Fatalf("ChangePower during a change = %v (status %d), want ErrPowerBusy and 409", err, statusOf(err))
+		}
+	})
+	close(drv.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Run("unchanged is refused and not journaled", func(t *testing.T) {
+		n := len(j.power())
+		err := h.ChangePower(ctx, "n1", false, "api")
+		if !errors.Is(err, ErrPowerUnchanged) || statusOf(err) != 409 {
+			t.Fatalf("second cut = %v (status %d), want ErrPowerUnchanged and 409", err, statusOf(err))
+		}
+		if got := len(j.power()); got != n {
+			t.Errorf("a refused change journaled %d power events", got-n)
+		}
+	})
+	t.Run("a real change goes through", func(t *testing.T) {
+		go func() { <-drv.entered }()
+		if err := h.ChangePower(ctx, "n1", true, "api"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("SetPower stays unguarded", func(t *testing.T) {
+		// Faults and scenario teardowns restore power idempotently.
+		go func() { <-drv.entered }()
+		if err := h.SetPower(ctx, "n1", true, "scenario teardown"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("unknown node", func(t *testing.T) {
+		if err := h.ChangePower(ctx, "n9", false, "api"); !errors.Is(err, ErrUnknownNode) {
+			t.Fatalf("ChangePower(n9) = %v", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package headnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,7 +85,26 @@ func (s *Switches) apply(ctx context.Context, node string, on bool, ids []int) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.o.Head.SetPower(pctx, node, on, source); err != nil {
+	err := s.o.Head.ChangePower(pctx, node, on, source)
+	// A switch flipped back while its first change is still under way
+	// waits for it rather than be lost: the switch's position must win.
+	for errors.Is(err, ErrPowerBusy) {
+		select {
+		case <-pctx.Done():
+			err = fmt.Errorf("%w (gave up waiting: %w)", err, pctx.Err())
+		case <-time.After(50 * time.Millisecond):
+			err = s.o.Head.ChangePower(pctx, node, on, source)
+		}
+		if pctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, ErrPowerUnchanged):
+		// The node is already where the switch puts it (the operator's
+		// API or a scenario got there first): nothing to do.
+		s.o.Log.Info("switch finds the node already there", "node", node, "on", on, "source", source)
+	case err != nil:
 		s.o.Log.Error("switch could not change power", "node", node, "on", on, "err", err)
 	}
 }

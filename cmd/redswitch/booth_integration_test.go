@@ -1,0 +1,590 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/redswitch/redswitch/booth"
+	"github.com/redswitch/redswitch/demo"
+	"github.com/redswitch/redswitch/headnodeapi"
+	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/prereq"
+	"github.com/redswitch/redswitch/probe"
+	"github.com/redswitch/redswitch/rig"
+)
+
+// shippedBooth is the booth configuration we ship; the end-to-end test
+// starts from it so the example cannot rot.
+const shippedBooth = "../../deploy/booth/booth.yaml"
+
+const boothOperatorToken = "booth-e2e-operator-token"
+
+// TestBoothEndToEnd runs the booth path as `make booth` does: node
+// containers running only the agent, `redswitch booth up` deriving the
+// head node's configuration from the shipped booth.yaml, and `redswitch
+// headnode --config` as a process of its own. It checks the probe commits
+// at its rate, a virtual switch cuts the primary and the failover is
+// measured, a library scenario and a fault run through the API, the head
+// node survives SIGKILL without losing its journal or an acknowledged
+// commit, and the container power driver really kills a node.
+func TestBoothEndToEnd(t *testing.T) {
+	requireBoothRig(t)
+	ctx := context.Background()
+	bin := buildRedswitch(t)
+	dir := t.TempDir()
+	ports := map[string]int{}
+	for _, f := range []string{"api", "primary", "replicas", "stats", "etcd_client", "etcd_peer"} {
+		ports[f] = freePort(t)
+	}
+	args := []string{"booth", "up", "--from", shippedBooth, "--dir", dir}
+	for f, p := range ports {
+		args = append(args, "--"+flagName(f)+"-port", fmt.Sprint(p))
+	}
+	t.Cleanup(func() {
+		out, err := exec.Command(bin, "booth", "down", "--dir", dir).CombinedOutput()
+		if err != nil {
+			t.Errorf("booth down: %v\n%s", err, out)
+		}
+		if left := boothContainers(t, dir); len(left) != 0 {
+			t.Errorf("booth down left %d containers", len(left))
+		}
+	})
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("booth up: %v\n%s", err, out)
+	}
+	conf := filepath.Join(dir, "booth.yaml")
+	cfg, err := booth.Load(conf)
+	if err != nil {
+		t.Fatalf("derived configuration: %v", err)
+	}
+	if cfg.Power != booth.PowerAgent || cfg.GPIO.Backend != "virtual" {
+		t.Fatalf("derived configuration: power %s, gpio %s; want agent and virtual", cfg.Power, cfg.GPIO.Backend)
+	}
+	token, err := os.ReadFile(filepath.Join(dir, "cluster-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"REDSWITCH_CLUSTER_TOKEN=" + strings.TrimSpace(string(token)),
+		"REDSWITCH_OPERATOR_TOKEN=" + boothOperatorToken}
+	api := &headnodeapi.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports["api"]), Token: boothOperatorToken,
+		HTTP: &http.Client{Timeout: 10 * time.Second}}
+
+	head := startBoothHead(t, bin, conf, env, dir)
+	st := waitBoothHealthy(t, api, 3*time.Minute)
+	containers := boothContainers(t, dir)
+	if len(containers) != len(cfg.Nodes) {
+		t.Fatalf("%d node containers, want %d", len(containers), len(cfg.Nodes))
+	}
+
+	t.Run("probe commits at its rate", func(t *testing.T) {
+		rate := probeRate(t, api, 3*time.Second)
+		t.Logf("probe: %.1f commits/s through HAProxy on 127.0.0.1:%d", rate, ports["primary"])
+		// 10 ms interval: 100/s; half of it still shows the probe is
+		// writing through HAProxy and not stuck in retries.
+		if rate < 50 {
+			t.Fatalf("probe rate %.1f commits/s, want at least 50", rate)
+		}
+	})
+
+	t.Run("switch flip fails over", func(t *testing.T) {
+		sw := switchOf(t, api, st.Leader)
+		before := len(failovers(t, api))
+		if err := api.SetSwitch(ctx, sw, false); err != nil {
+			t.Fatal(err)
+		}
+		fo := waitFailover(t, api, before, time.Minute)
+		t.Logf("failover %s → %s in %.2f s, %d lost, cause %q, phases %v", fo.OldPrimary, fo.NewPrimary, fo.DurationS, fo.LostCommits, fo.Cause, fo.Phases)
+		if fo.OldPrimary != st.Leader || fo.NewPrimary == "" || fo.NewPrimary == st.Leader {
+			t.Errorf("failover %s → %s, want away from %s", fo.OldPrimary, fo.NewPrimary, st.Leader)
+		}
+		if !strings.Contains(fo.Cause, fmt.Sprintf("switch %d", sw)) {
+			t.Errorf("cause %q does not name switch %d", fo.Cause, sw)
+		}
+		if fo.LostCommits != 0 {
+			t.Errorf("%d acknowledged commits lost", fo.LostCommits)
+		}
+		if fo.DurationS <= 0 || fo.DurationS > 30 {
+			t.Errorf("failover took %.2f s", fo.DurationS)
+		}
+		have := map[string]bool{}
+		for _, p := range fo.Phases {
+			have[p.Name] = true
+		}
+		for _, p := range []string{"leader_expired", "new_leader", "first_commit"} {
+			if !have[p] {
+				t.Errorf("phase %s missing from %v", p, fo.Phases)
+			}
+		}
+		if err := api.SetSwitch(ctx, sw, true); err != nil {
+			t.Fatal(err)
+		}
+		waitBoothHealthy(t, api, 2*time.Minute)
+	})
+
+	t.Run("scenario run primary-power-cut", func(t *testing.T) {
+		var run boothRun
+		if err := api.Do(ctx, http.MethodPost, "/api/v1/scenarios/run", map[string]string{"name": "primary-power-cut"}, &run); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(4 * time.Minute)
+		for run.State == "running" && time.Now().Before(deadline) {
+			time.Sleep(time.Second)
+			if err := api.Do(ctx, http.MethodGet, "/api/v1/scenarios/runs/"+run.ID, nil, &run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("scenario %s: %s, measurements %v", run.Name, run.State, run.Result.Measurements)
+		if run.State != "passed" || !run.Result.Passed {
+			b, _ := json.MarshalIndent(run, "", "  ")
+			t.Fatalf("scenario run did not pass:\n%s", b)
+		}
+		waitBoothHealthy(t, api, 2*time.Minute)
+	})
+
+	t.Run("fault inject and recover", func(t *testing.T) {
+		var f faultJSON
+		if err := api.Do(ctx, http.MethodPost, "/api/v1/faults", map[string]string{"kind": "partition", "target": "replica"}, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.ID == "" || f.State != "active" || f.Node == "" {
+			t.Fatalf("injected fault = %+v", f)
+		}
+		// Cut off from everyone, the replica fails HAProxy's checks.
+		waitRouted(t, api, f.Node, "replicas", false, 30*time.Second)
+		var got []faultJSON
+		if err := api.Do(ctx, http.MethodGet, "/api/v1/faults", nil, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != f.ID {
+			t.Fatalf("active faults = %+v, want %s", got, f.ID)
+		}
+		var rec faultJSON
+		if err := api.Do(ctx, http.MethodDelete, "/api/v1/faults/"+f.ID, nil, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.State != "recovered" {
+			t.Fatalf("recovered fault = %+v", rec)
+		}
+		err := api.Do(ctx, http.MethodDelete, "/api/v1/faults/"+f.ID, nil, nil)
+		var se *headnodeapi.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusConflict {
+			t.Errorf("second recovery answered %v, want 409", err)
+		}
+		waitRouted(t, api, f.Node, "replicas", true, 30*time.Second)
+		waitBoothHealthy(t, api, 2*time.Minute)
+	})
+
+	t.Run("head node SIGKILL and restart", func(t *testing.T) {
+		fo := failovers(t, api)
+		time.Sleep(time.Second) // more acknowledgements into the journal
+		path := filepath.Join(cfg.DataDir, "journal.jsonl")
+		before := completeLines(t, path)
+		if err := head.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = head.Wait()
+		head = startBoothHead(t, bin, conf, env, dir)
+		waitBoothHealthy(t, api, 2*time.Minute)
+		if after := boothContainers(t, dir); strings.Join(after, ",") != strings.Join(containers, ",") {
+			t.Errorf("node containers changed across the restart: %v, were %v", after, containers)
+		}
+		if rate := probeRate(t, api, 2*time.Second); rate < 50 {
+			t.Errorf("probe rate after the restart %.1f commits/s", rate)
+		}
+		after := completeLines(t, path)
+		if len(after) < len(before) {
+			t.Fatalf("journal shrank from %d to %d records", len(before), len(after))
+		}
+		for i := range before {
+			if after[i] != before[i] {
+				t.Fatalf("journal record %d changed across the crash:\n%s\n%s", i+1, before[i], after[i])
+			}
+		}
+		fo2 := failovers(t, api)
+		if len(fo2) < len(fo) || len(fo) == 0 || fo2[0].StartedAt != fo[0].StartedAt {
+			t.Errorf("failovers after the restart %d (first %+v), before %d", len(fo2), fo2, len(fo))
+		}
+		var events []journal.Event
+		for _, l := range after {
+			var e journal.Event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("journal record %q: %v", l, err)
+			}
+			events = append(events, e)
+		}
+		acked := probe.AckedRanges(events)
+		var n uint64
+		for _, r := range acked {
+			n += r.Last - r.First + 1
+		}
+		dsn := fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", ports["primary"])
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		missing, err := probe.ReadBack(rctx, dsn, probe.DefaultTable, acked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("journal: %d records before the kill kept; %d acknowledged commits in it, %d missing from the primary", len(before), n, len(missing))
+		if n == 0 || len(missing) != 0 {
+			t.Errorf("%d acknowledged commits journaled, missing from the database: %v", n, missing)
+		}
+	})
+
+	t.Run("container power is SIGKILL", func(t *testing.T) {
+		stopBoothHead(t, head)
+		src, err := os.ReadFile(shippedBooth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st boothState
+		b, err := os.ReadFile(filepath.Join(dir, "rig.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &st)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		reh := booth.Rehearsal{Power: booth.PowerContainer, Host: "127.0.0.1", Ports: ports, DataDir: cfg.DataDir}
+		etcdHost, _, _ := net.SplitHostPort(cfg.Listen.EtcdClient)
+		reh.EtcdHost = etcdHost
+		for _, n := range cfg.Nodes {
+			reh.Nodes = append(reh.Nodes, booth.RehearsalNode{Address: n.Address, Agent: n.Agent, Container: st.RigID + "-" + n.Name})
+		}
+		out, err := booth.Rehearse(shippedBooth, src, reh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf2 := filepath.Join(dir, "booth-container.yaml")
+		if err := os.WriteFile(conf2, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		head = startBoothHead(t, bin, conf2, env, dir)
+		st2 := waitBoothHealthy(t, api, 2*time.Minute)
+		var replica string
+		for _, n := range st2.Nodes {
+			if n.Name != st2.Leader {
+				replica = n.Name
+				break
+			}
+		}
+		if err := api.SetPower(ctx, replica, false); err != nil {
+			t.Fatal(err)
+		}
+		if running := containerRunning(t, st.RigID+"-"+replica); running {
+			t.Errorf("container of %s still running after its power was cut", replica)
+		}
+		if err := api.SetPower(ctx, replica, true); err != nil {
+			t.Fatal(err)
+		}
+		if !containerRunning(t, st.RigID+"-"+replica) {
+			t.Errorf("container of %s not running after power on", replica)
+		}
+		waitBoothHealthy(t, api, 2*time.Minute)
+	})
+	stopBoothHead(t, head)
+}
+
+// boothRun is the part of a scenario run's JSON the test reads.
+type boothRun struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Error  string `json:"error"`
+	Result struct {
+		Passed       bool               `json:"passed"`
+		Measurements map[string]float64 `json:"measurements"`
+	} `json:"result"`
+}
+
+// faultJSON is the part of a fault's JSON the test reads.
+type faultJSON struct {
+	ID    string `json:"id"`
+	Node  string `json:"node"`
+	State string `json:"state"`
+}
+
+func requireBoothRig(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end booth test needs docker, the node image and haproxy; skipped with -short")
+	}
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	ctx := context.Background()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		prereq.Missing(t, "needs docker: %v", err)
+	}
+	defer cli.Close()
+	if _, err := cli.ImageInspect(ctx, demo.DefaultImage); err != nil {
+		prereq.Missing(t, "needs docker image %s (make image): %v", demo.DefaultImage, err)
+	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		prereq.Missing(t, "needs haproxy (scripts/install-deps.sh installs it): %v", err)
+	}
+}
+
+func buildRedswitch(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "redswitch")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build redswitch: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startBoothHead runs `redswitch headnode --config conf` as its own
+// process, so the test can kill it like a crash; its log goes to dir.
+func startBoothHead(t *testing.T, bin, conf string, env []string, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "headnode", "--config", conf)
+	cmd.Env = append(os.Environ(), env...)
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("headnode-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			t.Logf("head node log %s (tail):\n%s", logf.Name(), b)
+		}
+	})
+	return cmd
+}
+
+// stopBoothHead stops the head node as Ctrl-C does and wants a clean exit.
+func stopBoothHead(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.ProcessState != nil {
+		return
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("head node exited with %v after Ctrl-C", err)
+		}
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Errorf("head node still running 90 s after Ctrl-C")
+	}
+}
+
+// waitBoothHealthy waits for a leader, every node powered and running,
+// and the replicas streaming.
+func waitBoothHealthy(t *testing.T, api *headnodeapi.Client, within time.Duration) headnodeapi.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var last error
+	for {
+		st, err := api.State(ctx)
+		if err == nil {
+			var h demo.Health
+			h, err = demo.CheckHealth(ctx, st)
+			if err == nil && h.Healthy() && h.Powered == len(st.Nodes) {
+				return st
+			}
+			if err == nil {
+				err = fmt.Errorf("not yet healthy: %+v", h)
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("booth not healthy within %s: %v", within, last)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// probeRate is the probe's acknowledged commits per second over window.
+func probeRate(t *testing.T, api *headnodeapi.Client, window time.Duration) float64 {
+	t.Helper()
+	type stats struct {
+		Acks uint64 `json:"acks"`
+	}
+	ctx := context.Background()
+	var a, b stats
+	if err := api.Do(ctx, http.MethodGet, "/api/v1/probe", nil, &a); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	time.Sleep(window)
+	if err := api.Do(ctx, http.MethodGet, "/api/v1/probe", nil, &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Acks < a.Acks {
+		t.Fatalf("probe acks went back from %d to %d", a.Acks, b.Acks)
+	}
+	return float64(b.Acks-a.Acks) / time.Since(start).Seconds()
+}
+
+// waitRouted waits until HAProxy routes (or no longer routes) listener
+// to node.
+func waitRouted(t *testing.T, api *headnodeapi.Client, node, listener string, want bool, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := api.State(context.Background())
+		if err == nil {
+			for _, n := range st.Nodes {
+				if n.Name == node && slices.Contains(n.Routed, listener) == want {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy's %s routing to %s is not %v within %s (%v)", listener, node, want, within, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func switchOf(t *testing.T, api *headnodeapi.Client, node string) int {
+	t.Helper()
+	sws, err := api.Switches(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sws {
+		if s.Node == node {
+			if !s.On || !s.Known {
+				t.Fatalf("switch %d of %s: on %v known %v", s.ID, node, s.On, s.Known)
+			}
+			return s.ID
+		}
+	}
+	t.Fatalf("no switch for %s in %+v", node, sws)
+	return 0
+}
+
+func failovers(t *testing.T, api *headnodeapi.Client) []headnodeapi.Failover {
+	t.Helper()
+	fo, err := api.Failovers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fo
+}
+
+// waitFailover waits for failover number n+1 to end (first commit on
+// the new primary) and returns it.
+func waitFailover(t *testing.T, api *headnodeapi.Client, n int, within time.Duration) headnodeapi.Failover {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		fo := failovers(t, api)
+		if len(fo) > n && fo[n].NewPrimary != "" && fo[n].DurationS > 0 {
+			return fo[n]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover measured within %s: %+v", within, fo)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// completeLines are the journal's newline-terminated records: a line
+// still being written is not yet a record.
+func completeLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := strings.LastIndexByte(string(b), '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		b = nil
+	}
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// boothContainers are the IDs of the rehearsal's node containers, sorted.
+func boothContainers(t *testing.T, dir string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	f := client.Filters{}
+	f.Add("label", rig.LabelDataDir+"="+dir)
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		ids = append(ids, c.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func containerRunning(t *testing.T, name string) bool {
+	t.Helper()
+	ctx := context.Background()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	res, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Container.State != nil && res.Container.State.Running
+}
