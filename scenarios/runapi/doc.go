@@ -7,11 +7,12 @@
 //	GET    /api/v1/scenarios/runs/{id}  one run: state, progress lines, result
 //	DELETE /api/v1/scenarios/runs/{id}  cancel it (operator); its teardown still restores the cluster
 //
-// A run plays the scenario through scenarios.RemoteBackend against the
-// head node's own API (Remote), so it drives the same power and fault
-// paths as a visitor and an operator. The head node's cluster is what it
-// is: a scenario whose cluster section asks for another shape (node
-// count, timings, synchronous mode, tags) is refused, and the listing
-// says why. The package lives apart from headnode and demo because
-// package scenarios imports demo.
+// The head node runs each scenario in its own process (service.Start wires
+// a Runner that plays it through scenarios.LocalBackend on the one
+// history, probe and fault manager), so a run drives the same power and
+// fault paths as a visitor and an operator. The head node's cluster is
+// what it is: a scenario whose cluster section asks for another shape
+// (node count, timings, synchronous mode, tags) is refused, and the
+// listing says why. This package is the HTTP face of runs: one at a time,
+// progress, cancel, the last finished ones.
 package runapi
