@@ -25,6 +25,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/service"
@@ -105,6 +106,7 @@ type Demo struct {
 	clusterToken string
 
 	docker    *testcontainers.DockerClient
+	lock      *dirlock.Lock // the data directory, held from before the sweep to the end of Close
 	keep      bool
 	closeOnce sync.Once
 	closeErr  error
@@ -178,18 +180,21 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo: data dir: %w", err)
+	// The lock comes before the sweep: a second demo on this directory
+	// would take the first one's live rig for a leftover.
+	lock, err := dirlock.Acquire(o.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	cli, err := rig.Docker(ctx)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
 	if _, err := cli.ImageInspect(ctx, o.Image); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("demo: node image %s is missing: build it with `make image` (%w)", o.Image, err)
+		return nil, errors.Join(fmt.Errorf("demo: node image %s is missing: build it with `make image` (%w)", o.Image, err), lock.Release())
 	}
-	d = &Demo{Opts: o, docker: cli}
+	d = &Demo{Opts: o, docker: cli, lock: lock}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Close(context.WithoutCancel(ctx)))
@@ -267,7 +272,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	d.DSN = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.PrimaryPort)
 	d.Replicas = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.ReplicaPort)
 	so := service.Options{
-		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir,
+		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir, Lock: d.lock,
 		EtcdClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
 		EtcdPeerAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(state.PeerPort)),
 		// A fresh cluster needs a fresh etcd: stale Patroni keys would
@@ -429,6 +434,9 @@ func (d *Demo) close(ctx context.Context) error {
 	}
 	if d.docker != nil {
 		d.docker.Close()
+	}
+	if err := d.lock.Release(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -18,6 +19,9 @@ var ErrClosed = errors.New("journal: closed")
 
 // DefaultSyncInterval is how often the background flusher fsyncs.
 const DefaultSyncInterval = 100 * time.Millisecond
+
+// ErrInUse is a journal another writer has open.
+var ErrInUse = errors.New("open in another writer")
 
 // DefaultSyncKinds are the kinds synced before Append returns: the causes
 // and turning points of a failover, which are rare and must survive a crash
@@ -89,6 +93,16 @@ func Open(path string, log *slog.Logger, opts Options) (*Journal, []Event, error
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("journal: open: %w", err)
+	}
+	// One writer: two interleave their sequence numbers. flock is
+	// dropped by the kernel when the owner dies, so a crash never leaves
+	// the journal locked.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil, fmt.Errorf("journal: %s: %w", path, ErrInUse)
+		}
+		return nil, nil, fmt.Errorf("journal: lock %s: %w", path, err)
 	}
 	if created {
 		// Make the new directory entry durable too, not only the data.

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -338,4 +339,23 @@ func TestClock(t *testing.T) {
 	if d := b.Round(0).Sub(a.Round(0)); d < 2*time.Millisecond {
 		t.Errorf("wall difference %v, want >= 2ms", d)
 	}
+}
+
+func TestOneWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, _, err := Open(path, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(path, nil, Options{}); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second Open = %v, want ErrInUse", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, _, err := Open(path, nil, Options{})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	j2.Close()
 }

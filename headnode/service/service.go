@@ -26,6 +26,7 @@ import (
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/forks"
@@ -52,6 +53,11 @@ type Options struct {
 	EtcdEndpoints   []string
 	EtcdClientAddrs []string
 	EtcdPeerAddr    string
+	// Lock is the data directory's lock when the caller took it (the
+	// demo, before it sweeps leftovers); nil: Start takes it and Close
+	// gives it up. One head node per data directory.
+	Lock *dirlock.Lock
+
 	// FreshEtcd removes the embedded etcd's data first: a new cluster must
 	// not find the keys of an old one.
 	FreshEtcd bool
@@ -144,6 +150,7 @@ type Service struct {
 	group *group
 	srv   *http.Server
 	etcdc *clientv3.Client
+	lock  *dirlock.Lock // taken by Start, nil when the caller holds it
 }
 
 // Start brings the head node up: etcd, journal, HAProxy (a bad
@@ -164,6 +171,12 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	}
 	log := o.Log
 	s = &Service{o: o}
+	if o.Lock == nil {
+		s.lock, err = dirlock.Acquire(o.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("headnode: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close(context.WithoutCancel(ctx)))
@@ -369,6 +382,10 @@ func (s *Service) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("release power: %w", err))
 		}
 	}
+	// Last: nothing of this head node writes to the directory any more.
+	if err := s.lock.Release(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -498,7 +515,13 @@ func reachable(ctx context.Context, dsn string) error {
 func dsnHostPort(dsn string) (string, string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", "", fmt.Errorf("DSN: %w", err)
+		// url.Error quotes the whole URL, password included: keep only
+		// the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", "", fmt.Errorf("DSN: not a valid URL: %w", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return "", "", fmt.Errorf("DSN %q: want a postgres:// URL", redact(u))
