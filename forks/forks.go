@@ -6,7 +6,6 @@ package forks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,16 +80,11 @@ type CreateRequest struct {
 // DecodeCreateRequest parses a create request strictly.
 func DecodeCreateRequest(r io.Reader) (CreateRequest, error) {
 	var req CreateRequest
-	dec := json.NewDecoder(io.LimitReader(r, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := jsonapi.DecodeStrict(r, 64<<10, &req); err != nil {
 		if errors.Is(err, io.EOF) {
 			return req, fmt.Errorf("%w: empty body: want {\"name\": ..., \"from\": ...}", ErrBadRequest)
 		}
 		return req, fmt.Errorf("%w: fork request: %v", ErrBadRequest, err)
-	}
-	if dec.More() {
-		return req, fmt.Errorf("%w: fork request: trailing data after the JSON object", ErrBadRequest)
 	}
 	if req.Name == "" {
 		return req, fmt.Errorf("%w: fork request: name: required", ErrBadRequest)

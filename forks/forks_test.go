@@ -80,6 +80,8 @@ func TestDecodeCreateRequest(t *testing.T) {
 		`{"from":"n2"}`:                  "name: required",
 		`{"name":"s","node":"n2"}`:       "unknown field",
 		`{"name":"s"} x`:                 "trailing data",
+		`{"name":"s"}}`:                  "trailing data",
+		`{"name":"s"}]`:                  "trailing data",
 		`{"name":"s","port":99999}`:      "port 99999",
 	} {
 		t.Run(body, func(t *testing.T) {

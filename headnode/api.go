@@ -2,7 +2,6 @@ package headnode
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,13 +84,8 @@ func decodeOn(r io.Reader) (*bool, error) {
 	var req struct {
 		On *bool `json:"on"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := jsonapi.DecodeStrict(r, 4096, &req); err != nil {
 		return nil, badRequest("body: want {\"on\": true} or {\"on\": false}: %v", err)
-	}
-	if dec.More() {
-		return nil, badRequest("body: trailing data after the JSON object")
 	}
 	if req.On == nil {
 		return nil, badRequest("body: field \"on\" is required (true or false)")

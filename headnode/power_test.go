@@ -3,6 +3,7 @@ package headnode
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -169,6 +170,48 @@ func TestChangePowerGuard(t *testing.T) {
 	t.Run("unknown node", func(t *testing.T) {
 		if err := h.ChangePower(ctx, "n9", false, "api"); !errors.Is(err, ErrUnknownNode) {
 			t.Fatalf("ChangePower(n9) = %v", err)
+		}
+	})
+}
+
+func TestDecodePowerRequest(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"on": false}`:             "",
+		`{"on": true}`:              "",
+		`{"on": true}}`:             "trailing data",
+		`{"on": true}]`:             "trailing data",
+		`{"on": true} {"on": true}`: "trailing data",
+		`{}`:                        `field "on" is required`,
+		`{"on": "off"}`:             "cannot unmarshal",
+		`{"on": true, "x": 1}`:      "unknown field",
+		``:                          "EOF",
+	} {
+		t.Run(body, func(t *testing.T) {
+			req, err := DecodePowerRequest(strings.NewReader(body))
+			if want == "" {
+				if err != nil || req.On == nil {
+					t.Fatalf("DecodePowerRequest(%q) = %+v, %v", body, req, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), want) || statusOf(err) != 400 {
+				t.Fatalf("DecodePowerRequest(%q) = %v (status %d), want 400 with %q", body, err, statusOf(err), want)
+			}
+		})
+	}
+}
+
+func FuzzDecodePowerRequest(f *testing.F) {
+	for _, s := range []string{`{"on": false}`, `{"on": true}}`, `{}`, `null`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := DecodePowerRequest(strings.NewReader(body))
+		if err == nil && req.On == nil {
+			t.Fatalf("accepted %q without a power state", body)
+		}
+		if err != nil && statusOf(err) != 400 {
+			t.Fatalf("%q: status %d, want 400", body, statusOf(err))
 		}
 	})
 }
