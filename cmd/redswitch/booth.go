@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/booth"
+	"github.com/redswitch/redswitch/boothcheck"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/rig"
@@ -32,8 +34,11 @@ type boothState struct {
 // derived from the shipped one; `redswitch headnode --config` then runs
 // the head node on it; `down` removes the containers.
 func runBooth(ctx context.Context, env *environ, args []string) error {
+	if len(args) > 0 && args[0] == "check" {
+		return boothCheck(ctx, env, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
-		return usagef("booth: want `booth up` or `booth down` (see make booth)")
+		return usagef("booth: want `booth up`, `booth down` (see make booth) or `booth check`")
 	}
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -200,4 +205,31 @@ func boothToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// boothCheck is the pre-show checklist, run from another laptop on the
+// booth's LAN: it tries every port as an outsider and fails when anything
+// but the public dashboard and API answers.
+func boothCheck(ctx context.Context, env *environ, args []string) error {
+	fs := newFlags(env, "booth check", "Tries every port of the booth as an outsider on its LAN would (no credentials, or the\ndefault ones) and prints what answered; exits non-zero if anything is open that should not be.")
+	config := fs.String("config", envDefault(env, "REDSWITCH_CONFIG", "/etc/redswitch/booth.yaml"), "booth configuration: the nodes and listeners to try")
+	head := fs.String("head", "", "the head node's address on the booth LAN (required: its listeners bind every address)")
+	timeout := fs.Duration("timeout", 3*time.Second, "time per attempt")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := booth.Load(*config)
+	if err != nil {
+		return err
+	}
+	plan, err := boothcheck.Plan(cfg, *head)
+	if err != nil {
+		return usagef("booth check: %v", err)
+	}
+	results := boothcheck.Run(ctx, boothcheck.Net{Timeout: *timeout}, plan)
+	fmt.Fprint(env.stdout, boothcheck.Table(results))
+	if bad := boothcheck.Failed(results); len(bad) > 0 {
+		return fmt.Errorf("%d of %d attempts found the booth open where it should be closed", len(bad), len(results))
+	}
+	return nil
 }
