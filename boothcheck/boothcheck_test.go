@@ -73,6 +73,7 @@ func TestClassifyHTTP(t *testing.T) {
 		{KindEtcd, 404, `404 page not found`, Unknown},
 		{KindPatroni, 401, `no auth header received`, Refused},
 		{KindPatroni, 400, `Incorrect value of schedule`, Open},
+		{KindPatroni, 422, `Unable to parse scheduled timestamp`, Open},
 		{KindPatroni, 503, ``, Unknown},
 		{KindAgent, 401, `{"error":"cluster token required"}`, Refused},
 		{KindAgent, 200, `{"node":"n1"}`, Open},

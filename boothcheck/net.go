@@ -123,8 +123,9 @@ func ClassifyHTTP(kind Kind, status int, body string) Outcome {
 			return Open
 		}
 	case KindPatroni:
-		// Patroni checks access first, then rejects the schedule (400).
-		if status == http.StatusBadRequest || (status >= 200 && status < 300) {
+		// Patroni checks access first, then rejects the schedule (400,
+		// 422 in 3.0).
+		if status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || (status >= 200 && status < 300) {
 			return Open
 		}
 	}
@@ -132,16 +133,25 @@ func ClassifyHTTP(kind Kind, status int, body string) Outcome {
 }
 
 func (n Net) postgres(ctx context.Context, a Attempt) (Outcome, string) {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(DefaultUser, DefaultPassword), Host: a.Addr, Path: "/postgres",
-		RawQuery: "sslmode=prefer"}
-	conn, err := pgx.Connect(ctx, u.String())
-	if err == nil {
-		conn.Close(context.WithoutCancel(ctx))
-		return Open, fmt.Sprintf("logged in as %s with the default password", DefaultUser)
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return ClassifyPostgres(pe.Code), pe.Code + ": " + pe.Message
+	var err error
+	// Plain first; TLS when pg_hba has only hostssl lines for us.
+	for _, mode := range []string{"disable", "require"} {
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(DefaultUser, DefaultPassword), Host: a.Addr, Path: "/postgres",
+			RawQuery: "sslmode=" + mode}
+		var conn *pgx.Conn
+		conn, err = pgx.Connect(ctx, u.String())
+		if err == nil {
+			conn.Close(context.WithoutCancel(ctx))
+			return Open, fmt.Sprintf("logged in as %s with the default password (sslmode %s)", DefaultUser, mode)
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			if mode == "disable" && pe.Code == "28000" && strings.Contains(pe.Message, "no encryption") {
+				continue
+			}
+			return ClassifyPostgres(pe.Code), pe.Code + ": " + pe.Message
+		}
+		break
 	}
 	if o, ok := netOutcome(err); ok {
 		return o, err.Error()

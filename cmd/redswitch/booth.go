@@ -19,6 +19,7 @@ import (
 	"github.com/redswitch/redswitch/boothcheck"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
+	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -79,6 +80,20 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	}
 	if _, err := os.Stat(filepath.Join(abs, "rig.json")); err == nil {
 		return fmt.Errorf("%s holds a running rehearsal: `redswitch booth down --dir %s` first", abs, *dir)
+	}
+	// New nodes make a new cluster: the head node's etcd and journal of
+	// an earlier rehearsal would tell them one is already initialised, and
+	// they would wait for its leader for ever. Not while a head node runs
+	// on it.
+	head := filepath.Join(abs, "head")
+	lock, err := dirlock.Acquire(head)
+	if err != nil {
+		return fmt.Errorf("booth up: %w", err)
+	}
+	err = os.RemoveAll(head)
+	lock.Release()
+	if err != nil {
+		return fmt.Errorf("booth up: clear the earlier head node data: %w", err)
 	}
 	cli, err := rig.Docker(ctx)
 	if err != nil {
