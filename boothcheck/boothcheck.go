@@ -176,6 +176,26 @@ func Failed(results []Result) []Result {
 	return bad
 }
 
+// ResultJSON is one result as `booth check --json` prints it.
+type ResultJSON struct {
+	Target  string  `json:"target"`
+	Addr    string  `json:"addr"`
+	Kind    Kind    `json:"kind"`
+	Public  bool    `json:"public"`
+	Outcome Outcome `json:"outcome"`
+	OK      bool    `json:"ok"`
+	Detail  string  `json:"detail"`
+}
+
+// JSON is the results for machines.
+func JSON(results []Result) []ResultJSON {
+	out := make([]ResultJSON, 0, len(results))
+	for _, r := range results {
+		out = append(out, ResultJSON{Target: r.Target, Addr: r.Addr, Kind: r.Kind, Public: r.Public, Outcome: r.Outcome, OK: r.OK(), Detail: r.Detail})
+	}
+	return out
+}
+
 // Table renders the results for a person: one line each, then the
 // verdict.
 func Table(results []Result) string {

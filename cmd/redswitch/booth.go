@@ -230,6 +230,7 @@ func boothCheck(ctx context.Context, env *environ, args []string) error {
 	config := fs.String("config", envDefault(env, "REDSWITCH_CONFIG", "/etc/redswitch/booth.yaml"), "booth configuration: the nodes and listeners to try")
 	head := fs.String("head", "", "the head node's address on the booth LAN (required: its listeners bind every address)")
 	timeout := fs.Duration("timeout", 3*time.Second, "time per attempt")
+	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -242,7 +243,15 @@ func boothCheck(ctx context.Context, env *environ, args []string) error {
 		return usagef("booth check: %v", err)
 	}
 	results := boothcheck.Run(ctx, boothcheck.Net{Timeout: *timeout}, plan)
-	fmt.Fprint(env.stdout, boothcheck.Table(results))
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(boothcheck.JSON(results)); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(env.stdout, boothcheck.Table(results))
+	}
 	if bad := boothcheck.Failed(results); len(bad) > 0 {
 		return fmt.Errorf("%d of %d attempts found the booth open where it should be closed", len(bad), len(results))
 	}
