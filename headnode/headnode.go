@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"maps"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -222,15 +224,15 @@ func (h *HeadNode) watchOnce(ctx context.Context, service, agents string) error 
 	seenKeys := map[string]bool{}
 	for _, kv := range svc.Kvs {
 		seenKeys[string(kv.Key)] = true
-		h.applyKV(ctx, service, agents, string(kv.Key), kv.Value, kv.Lease, false)
+		h.applyKV(ctx, service, agents, string(kv.Key), kv.Value, metaOf(kv), false)
 	}
 	for _, kv := range ag.Kvs {
 		seenKeys[string(kv.Key)] = true
-		h.applyKV(ctx, service, agents, string(kv.Key), kv.Value, kv.Lease, false)
+		h.applyKV(ctx, service, agents, string(kv.Key), kv.Value, metaOf(kv), false)
 	}
 	for _, k := range h.knownKeys(service, agents) {
 		if !seenKeys[k] {
-			h.applyKV(ctx, service, agents, k, nil, 0, true)
+			h.applyKV(ctx, service, agents, k, nil, kvMeta{}, true)
 		}
 	}
 	h.once.Do(func() { close(h.ready) })
@@ -256,7 +258,7 @@ func (h *HeadNode) watchOnce(ctx context.Context, service, agents string) error 
 		}
 		for _, ev := range resp.Events {
 			del := ev.Type == clientv3.EventTypeDelete
-			h.applyKV(ctx, service, agents, string(ev.Kv.Key), ev.Kv.Value, ev.Kv.Lease, del)
+			h.applyKV(ctx, service, agents, string(ev.Kv.Key), ev.Kv.Value, metaOf(ev.Kv), del)
 		}
 	}
 }
@@ -283,8 +285,41 @@ func (h *HeadNode) knownKeys(service, agents string) []string {
 	return keys
 }
 
+// kvMeta is what etcd says of a key's write besides its value.
+type kvMeta struct {
+	Lease                       int64
+	CreateRevision, ModRevision int64
+}
+
+func metaOf(kv *mvccpb.KeyValue) kvMeta {
+	if kv == nil {
+		return kvMeta{}
+	}
+	return kvMeta{Lease: kv.Lease, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}
+}
+
+// leaderEvent records a new holder of the leader key (name, "" when the
+// key is gone) with the lease it was written under and whether the write
+// created the key or overwrote a live one: what tells a member taking a
+// free key from one taking another member's.
+func leaderEvent(at time.Time, name string, m kvMeta, deleted bool) journal.Event {
+	e := journal.Event{At: at, Kind: journal.KindLeader, Node: name}
+	switch {
+	case deleted:
+		e.Node, e.Detail = "", "expired"
+	case m.ModRevision > 0 && m.CreateRevision < m.ModRevision:
+		e.Detail = journal.LeaderOverwritten
+	case m.ModRevision > 0:
+		e.Detail = journal.LeaderCreated
+	}
+	if !deleted && m.Lease != 0 {
+		e.ID = strconv.FormatInt(m.Lease, 16)
+	}
+	return e
+}
+
 // applyKV folds one key change into the state and records what it means.
-func (h *HeadNode) applyKV(ctx context.Context, service, agents, key string, val []byte, lease int64, deleted bool) {
+func (h *HeadNode) applyKV(ctx context.Context, service, agents, key string, val []byte, m kvMeta, deleted bool) {
 	now := h.o.Clock()
 	switch {
 	case len(key) > len(agents) && key[:len(agents)] == agents:
@@ -306,14 +341,10 @@ func (h *HeadNode) applyKV(ctx context.Context, service, agents, key string, val
 		h.leader = name
 		h.mu.Unlock()
 		if was != name {
-			e := journal.Event{At: now, Kind: journal.KindLeader, Node: name}
-			if deleted {
-				e.Detail = "expired"
-			}
-			h.record(e)
+			h.record(leaderEvent(now, name, m, deleted))
 		}
-		if !deleted && lease != 0 {
-			go h.readLease(ctx, lease)
+		if !deleted && m.Lease != 0 {
+			go h.readLease(ctx, m.Lease)
 		}
 	case key == service+"sync":
 		syncs := map[string]bool{}

@@ -27,7 +27,9 @@ const (
 	// KindRole is a Patroni role or state change of Node (Role, State, Timeline).
 	KindRole Kind = "role"
 	// KindLeader is a change of the leader key: Node holds it, or Node is
-	// empty when the key expired or was deleted.
+	// empty when the key expired or was deleted. When Node holds it, ID is
+	// the key's etcd lease in hex (as etcdctl prints it) and Detail is
+	// LeaderCreated or LeaderOverwritten.
 	KindLeader Kind = "leader"
 	// KindHAProxy is a backend server going up (On true) or down for
 	// listener Detail ("primary" or "replica").
@@ -40,6 +42,15 @@ const (
 	KindNode Kind = "node"
 	// KindMark is a free-form marker (scenario step, head node start).
 	KindMark Kind = "mark"
+)
+
+// Details of a KindLeader event whose Node holds the key: whether the write
+// created the key or replaced one that still existed. Patroni takes a free
+// key with a create-only transaction; a write over a live key is a member
+// taking the key from its holder (the etcd3 steal-back of Patroni < 3.0.3).
+const (
+	LeaderCreated     = "created"
+	LeaderOverwritten = "overwritten"
 )
 
 // Event is one record of the journal. Fields that a kind does not use stay

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redswitch/redswitch/journal"
 )
 
 // Result is what running one scenario produced. The runner fills it in;
@@ -26,6 +28,15 @@ type Result struct {
 	// "failover_seconds" or "lost_commits".
 	Measurements map[string]float64
 	Duration     time.Duration
+	// History is the recorded history the verdicts were judged on: the
+	// events from the scenario's start to its end, after the leader key
+	// event in force at the start. Empty when no cluster ran. It lets a
+	// caller judge more than the scenario asked (a control's own checks,
+	// the signature of a known bug) without a cluster.
+	History []journal.Event
+	// PatroniVersion is the version the members reported ("3.0.2"), the
+	// versions joined by ", " when they differ, "" when none was seen.
+	PatroniVersion string
 	// Err is a failure of the run itself (no cluster, a driver error), as
 	// opposed to an expectation that did not hold.
 	Err error
@@ -40,6 +51,9 @@ type StepResult struct {
 	OK   bool
 	// Detail says what was observed, e.g. "failover took 12.3s".
 	Detail string
+	// FailedChecks names the checks of an expect step that did not hold
+	// ("no_failover", "lost_commits"), in the order they were judged.
+	FailedChecks []string
 }
 
 // Passed reports whether the run completed and every step held.
@@ -328,7 +342,7 @@ func (r Result) toJSON() jsonScenario {
 		js.Error = r.Err.Error()
 	}
 	for _, s := range r.Steps {
-		js.Steps = append(js.Steps, jsonStep(s))
+		js.Steps = append(js.Steps, jsonStep{Line: s.Line, Text: s.Text, OK: s.OK, Detail: s.Detail})
 	}
 	if len(r.Measurements) > 0 {
 		js.Measurements = map[string]*float64{}

@@ -135,9 +135,33 @@ func RunScenario(ctx context.Context, sc *Scenario, o RunOptions) (res Result) {
 		}
 	}()
 	r := &run{sc: sc, c: c, o: o, res: &res, started: begin, rewindBase: map[string]int{},
-		faults: map[int]activeFault{}}
+		faults: map[int]activeFault{}, versions: map[string]string{}}
 	r.run(ctx)
+	// Kept before the teardown, which may take the history with it.
+	res.History = runHistory(c.Events(), r.start)
+	res.PatroniVersion = r.patroniVersion()
 	return res
+}
+
+// runHistory is the part of a cluster's history a run's verdicts read:
+// the events from start on, after the latest leader key event before
+// start (who held the key when the scenario began).
+func runHistory(events []journal.Event, start time.Time) []journal.Event {
+	var out []journal.Event
+	holder, found := journal.Event{}, false
+	for _, e := range events {
+		if !e.At.Before(start) {
+			out = append(out, e)
+			continue
+		}
+		if e.Kind == journal.KindLeader && (!found || !e.At.Before(holder.At)) {
+			holder, found = e, true
+		}
+	}
+	if found {
+		out = append([]journal.Event{holder}, out...)
+	}
+	return out
 }
 
 // activeFault is an injected fault not yet recovered.
@@ -168,6 +192,8 @@ type run struct {
 	sinceExpect time.Time
 	booted      bool
 	rewindBase  map[string]int
+	// versions is the Patroni version each node reported.
+	versions map[string]string
 
 	mu     sync.Mutex
 	faults map[int]activeFault // by the line of the inject step
@@ -263,7 +289,7 @@ func (r *run) step(ctx context.Context, st Step) (sr StepResult, stop bool, err 
 	case st.Fork != nil:
 		return r.fork(ctx, *st.Fork)
 	case st.Sleep != nil:
-		if err := sleep(ctx, st.Sleep.Duration); err != nil {
+		if err := r.pause(ctx, st.Sleep.Duration); err != nil {
 			return sr, true, err
 		}
 		return StepResult{OK: true}, false, nil
@@ -286,6 +312,26 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// sleepUntil waits until the cluster's clock reads t. The runner waits
+// on the clock its history is stamped with, so a cluster whose clock runs
+// faster than the wall clock (a simulation) is not waited for in wall time.
+func (r *run) sleepUntil(ctx context.Context, t time.Time) error {
+	for {
+		d := t.Sub(r.c.Now())
+		if d <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, min(d, pollEvery)); err != nil {
+			return err
+		}
+	}
+}
+
+// pause waits d on the cluster's clock.
+func (r *run) pause(ctx context.Context, d time.Duration) error {
+	return r.sleepUntil(ctx, r.c.Now().Add(d))
+}
+
 // pollUntil calls cond every pollEvery until it returns true, the
 // deadline (on the cluster's clock) passes, or ctx ends. cond runs at
 // least once.
@@ -306,7 +352,32 @@ func (r *run) pollUntil(ctx context.Context, deadline time.Time, cond func() boo
 func (r *run) state(ctx context.Context) (headnodeapi.State, error) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return r.c.State(sctx)
+	st, err := r.c.State(sctx)
+	if err == nil {
+		r.mu.Lock()
+		for _, n := range st.Nodes {
+			if n.PatroniVersion != "" {
+				r.versions[n.Name] = n.PatroniVersion
+			}
+		}
+		r.mu.Unlock()
+	}
+	return st, err
+}
+
+// patroniVersion is the version every node reported, or the versions
+// seen joined by ", ".
+func (r *run) patroniVersion() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var vs []string
+	for _, v := range r.versions {
+		if !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	slices.Sort(vs)
+	return strings.Join(vs, ", ")
 }
 
 // health says whether every powered node runs, one is primary, every
@@ -366,7 +437,7 @@ func (r *run) wait(ctx context.Context, w WaitStep) (StepResult, bool, error) {
 	begin := r.c.Now()
 	switch w.For {
 	case WaitDuration:
-		if err := sleep(ctx, w.Duration); err != nil {
+		if err := r.pause(ctx, w.Duration); err != nil {
 			return StepResult{}, true, err
 		}
 		return StepResult{OK: true}, false, nil

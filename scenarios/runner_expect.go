@@ -49,7 +49,7 @@ func (r *run) expect(ctx context.Context, e ExpectStep) StepResult {
 			// "Now": a short window around this moment.
 			from, to = at.Add(-AvailableGap), at.Add(AvailableGap)
 		}
-		_ = sleep(ctx, to.Add(settle).Sub(r.c.Now()))
+		_ = r.sleepUntil(ctx, to.Add(settle))
 		add("writes", judgeWrites(r.c.Events(), e.Writes.Available, from, to))
 	}
 
@@ -108,7 +108,7 @@ func (r *run) expect(ctx context.Context, e ExpectStep) StepResult {
 		if e.TimelineAdvanced != nil && !*e.TimelineAdvanced {
 			// "Did not advance" holds trivially early: judge it once the
 			// history has caught up with now.
-			_ = sleep(ctx, settle)
+			_ = r.pause(ctx, settle)
 			last = judge()
 		}
 		for _, n := range last {
@@ -157,6 +157,7 @@ func (r *run) expect(ctx context.Context, e ExpectStep) StepResult {
 		mark := ""
 		if !n.v.OK {
 			sr.OK = false
+			sr.FailedChecks = append(sr.FailedChecks, n.name)
 			mark = " FAILED"
 		}
 		lines = append(lines, fmt.Sprintf("%s%s: %s", n.name, mark, n.v.Detail))
@@ -184,7 +185,7 @@ func (r *run) readBack(ctx context.Context, after time.Time) error {
 	}
 	// Let the acks in flight reach the history, so the read-back checks
 	// the commits acknowledged up to now.
-	_ = sleep(ctx, settle)
+	_ = r.pause(ctx, settle)
 	// The primary may still be restarting (a crash recovery behind
 	// HAProxy refuses connections): keep trying for as long as writes
 	// may take to resume.

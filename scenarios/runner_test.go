@@ -482,3 +482,28 @@ func TestJudgePostmortem(t *testing.T) {
 		})
 	}
 }
+
+func TestRunHistory(t *testing.T) {
+	h := &history{}
+	h.leader(0, "n1").leader(3, "").leader(4, "n2").acks("n2", 2, 5, 7).leader(20, "n3")
+	for _, tt := range []struct {
+		name  string
+		start float64
+		want  []string // kind:node of each event kept
+	}{
+		{"from the beginning", 0, []string{"leader:n1", "leader:", "leader:n2", "probe.ack:n2", "probe.ack:n2", "leader:n3"}},
+		{"holder at the start comes first", 4.5, []string{"leader:n2", "probe.ack:n2", "probe.ack:n2", "leader:n3"}},
+		{"expired key at the start", 3.5, []string{"leader:", "leader:n2", "probe.ack:n2", "probe.ack:n2", "leader:n3"}},
+		{"after everything", 30, []string{"leader:n3"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range runHistory(h.ev, at(tt.start)) {
+				got = append(got, string(e.Kind)+":"+e.Node)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("runHistory = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

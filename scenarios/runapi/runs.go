@@ -282,6 +282,9 @@ func (s *Service) finish(r *run, res scenarios.Result) {
 	if res.Scenario == nil {
 		res.Scenario = s.byName[r.Name]
 	}
+	// The history is the head node's own journal: a listed run need not
+	// hold a copy of its slice.
+	res.History = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.State = stateOf(res)
