@@ -60,6 +60,9 @@ type Event struct {
 	Timeline int    `json:"timeline,omitempty"`
 	ID       string `json:"id,omitempty"`
 	Detail   string `json:"detail,omitempty"`
+	// Pending lists the nodes a fault's recovery left to heal when their
+	// power returns (KindFaultRecover).
+	Pending []string `json:"pending,omitempty"`
 
 	// Probe fields.
 	First   uint64    `json:"first,omitempty"`
