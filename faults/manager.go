@@ -69,10 +69,6 @@ type Options struct {
 	Log       *slog.Logger
 }
 
-// SourcePowerOn is the source of the fault.recover event of a node healed
-// after its power returned.
-const SourcePowerOn = "power-on"
-
 // healAttempt bounds one heal of a node powered on again: its agent may
 // still be starting, and the next look comes a second later.
 const healAttempt = 10 * time.Second
@@ -408,7 +404,7 @@ func (m *Manager) healOne(ctx context.Context, inj Injector, f Fault, node strin
 	}
 	m.mu.Unlock()
 	m.record(journal.Event{At: at, Kind: journal.KindFaultRecover, Node: node, ID: f.ID, Detail: string(f.Kind),
-		Source: SourcePowerOn})
+		Source: journal.SourcePowerOn})
 	m.o.Log.Info("fault healed on a node powered on again", "id", f.ID, "kind", f.Kind, "node", node)
 	return nil
 }

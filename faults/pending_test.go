@@ -115,7 +115,7 @@ func TestRecoverPassesByNodesWithoutPower(t *testing.T) {
 				t.Errorf("after power-on: state %s, pending %v", g.State, g.Pending)
 			}
 			e := h.rec.lastEvent(t)
-			if e.Kind != journal.KindFaultRecover || e.ID != f.ID || e.Node != c.cut || e.Source != SourcePowerOn {
+			if e.Kind != journal.KindFaultRecover || e.ID != f.ID || e.Node != c.cut || e.Source != journal.SourcePowerOn {
 				t.Errorf("heal after power-on recorded as %+v", e)
 			}
 			// Healed once: the loop finds nothing more to do.
@@ -215,7 +215,7 @@ func TestHealLoopHealsOnPowerOn(t *testing.T) {
 	if calls := h.take(); !reflect.DeepEqual(calls, want) {
 		t.Errorf("calls %v, want %v", calls, want)
 	}
-	if e := h.rec.lastEvent(t); e.Node != "n2" || e.Source != SourcePowerOn || e.ID != f.ID {
+	if e := h.rec.lastEvent(t); e.Node != "n2" || e.Source != journal.SourcePowerOn || e.ID != f.ID {
 		t.Errorf("last event %+v", e)
 	}
 }

@@ -42,6 +42,10 @@ const (
 	KindMark Kind = "mark"
 )
 
+// SourcePowerOn is the source of the KindFaultRecover event of a node a
+// recovery had left pending, healed after its power returned.
+const SourcePowerOn = "power-on"
+
 // Event is one record of the journal. Fields that a kind does not use stay
 // empty and are omitted from the JSON line.
 type Event struct {
@@ -61,7 +65,8 @@ type Event struct {
 	ID       string `json:"id,omitempty"`
 	Detail   string `json:"detail,omitempty"`
 	// Pending lists the nodes a fault's recovery left to heal when their
-	// power returns (KindFaultRecover).
+	// power returns (KindFaultRecover); each is healed later by an event
+	// of its own with Source SourcePowerOn.
 	Pending []string `json:"pending,omitempty"`
 
 	// Probe fields.
