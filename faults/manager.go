@@ -395,6 +395,10 @@ func (m *Manager) healOne(ctx context.Context, inj Injector, f Fault, node strin
 		return err
 	}
 	delete(m.failing, key)
+	// Journaled before the node leaves Pending: whoever sees it gone finds
+	// the event.
+	m.record(journal.Event{At: at, Kind: journal.KindFaultRecover, Node: node, ID: f.ID, Detail: string(f.Kind),
+		Source: journal.SourcePowerOn})
 	m.mu.Lock()
 	g := m.faults[f.ID]
 	// A new slice: snapshots handed out share the old one.
@@ -403,8 +407,6 @@ func (m *Manager) healOne(ctx context.Context, inj Injector, f Fault, node strin
 		g.Pending = nil
 	}
 	m.mu.Unlock()
-	m.record(journal.Event{At: at, Kind: journal.KindFaultRecover, Node: node, ID: f.ID, Detail: string(f.Kind),
-		Source: journal.SourcePowerOn})
 	m.o.Log.Info("fault healed on a node powered on again", "id", f.ID, "kind", f.Kind, "node", node)
 	return nil
 }
