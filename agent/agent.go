@@ -2,7 +2,8 @@
 // configuration, runs Patroni as user postgres and restarts it when it dies,
 // and announces the node in etcd with a lease so the head node sees agents
 // appear and vanish. It also serves the agent API (package agentapi) for
-// the faults that must act inside the node, and heals a corrupt data
+// the faults that must act inside the node (and clears what they leave when
+// it starts and when a soft cut ends), and heals a corrupt data
 // directory by wiping it once another member leads, so that Patroni
 // re-initialises the node from the primary.
 package agent
@@ -122,19 +123,26 @@ func Run(ctx context.Context, o Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r := newReaper(os.Getpid() == 1)
+	defer r.stop()
+	sup := newSupervisor(o, acct, r, log)
+	api := newAPIServer(sup, log)
+	// Before the agent registers and Patroni starts: faults an earlier
+	// agent left in this node (its network namespace or its data volume
+	// outlived that agent) go, a leftover etcd block first of all.
+	if err := api.clearFaults(ctx, "agent start"); err != nil {
+		log.Warn("agent start: faults left in the node not all cleared", "err", err)
+	}
 	regDone := make(chan struct{})
 	go func() {
 		defer close(regDone)
 		register(ctx, o, log)
 	}()
-	r := newReaper(os.Getpid() == 1)
-	defer r.stop()
-	sup := newSupervisor(o, acct, r, log)
 	apiDone := make(chan struct{})
 	go func() {
 		defer close(apiDone)
 		if o.APIAddr != "-" {
-			serveAPI(ctx, o.APIAddr, &apiServer{sup: sup, log: log, blocks: map[string]bool{}})
+			serveAPI(ctx, o.APIAddr, api)
 		}
 	}()
 	err = sup.run(ctx)

@@ -26,10 +26,17 @@ import (
 type apiServer struct {
 	sup *supervisor
 	log *slog.Logger
+	// exec runs one command as root and returns its output.
+	exec func(ctx context.Context, argv []string) (string, error)
 
 	mu     sync.Mutex
 	blocks map[string]bool
 	filled int64
+}
+
+func newAPIServer(sup *supervisor, log *slog.Logger) *apiServer {
+	return &apiServer{sup: sup, log: log, blocks: map[string]bool{},
+		exec: func(ctx context.Context, argv []string) (string, error) { return runCmd(ctx, sup.r, nil, argv) }}
 }
 
 // httpError carries the status an error maps to.
@@ -142,11 +149,44 @@ func (a *apiServer) status() agentapi.Status {
 
 func (a *apiServer) runAll(ctx context.Context, cmds [][]string, ignoreErrors bool) error {
 	for _, c := range cmds {
-		if _, err := runCmd(ctx, a.sup.r, nil, c); err != nil && !ignoreErrors {
+		if _, err := a.exec(ctx, c); err != nil && !ignoreErrors {
 			return err
 		}
 	}
 	return nil
+}
+
+// clearFaults removes every fault the agent leaves in its node: the
+// iptables chains it owns (found by listing, so blocks made by an earlier
+// agent go too) and the disk-fill file. Crashed and held processes need
+// nothing: the caller starts Patroni afresh. It runs when the agent starts
+// and when a soft cut ends, so a node comes back without the faults it
+// had, as after a real power cut, whether or not a head node heals it.
+// It returns what it could not remove.
+func (a *apiServer) clearFaults(ctx context.Context, why string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	listing, err := a.exec(ctx, listRulesCommand())
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list iptables rules: %w", err))
+	}
+	blocks := ownedBlocks(listing)
+	for _, b := range blocks {
+		_ = a.runAll(ctx, unblockCommands(b), true)
+	}
+	clear(a.blocks)
+	filled := false
+	if err := os.Remove(a.fillPath()); err == nil {
+		filled = true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove fill file: %w", err))
+	}
+	a.filled = 0
+	if len(blocks) > 0 || filled {
+		a.log.Warn("faults left in the node cleared", "why", why, "blocks", blocks, "fill_file_removed", filled)
+	}
+	return errors.Join(errs...)
 }
 
 func (a *apiServer) block(r *http.Request) (any, error) {
@@ -217,6 +257,12 @@ func (a *apiServer) power(r *http.Request) (any, error) {
 		return nil, badRequest(err)
 	}
 	if *req.On {
+		// A real cut leaves no rules behind (a new network namespace, a
+		// reboot); neither does a soft one. A failure here is logged, not
+		// returned: the power must come back anyway.
+		if err := a.clearFaults(r.Context(), "soft power-on"); err != nil {
+			a.log.Warn("soft power-on: faults not all cleared", "err", err)
+		}
 		a.sup.powerOn()
 		a.log.Info("soft power restored: patroni starts again")
 		return agentapi.PowerResponse{On: true}, nil

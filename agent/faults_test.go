@@ -151,7 +151,7 @@ func TestAPIGuardsAndBadRequests(t *testing.T) {
 	tokenFile := filepath.Join(dir, "token")
 	o := Options{TokenFile: tokenFile, Patroni: cluster.PatroniOptions{Name: "n1", DataDir: filepath.Join(dir, "pg")}}
 	sup := newSupervisor(o, account{}, newReaper(false), slog.New(slog.DiscardHandler))
-	a := &apiServer{sup: sup, log: sup.log, blocks: map[string]bool{}}
+	a := newAPIServer(sup, sup.log)
 	srv := httptest.NewServer(a.handler())
 	defer srv.Close()
 	do := func(method, path, token, body string) (int, string) {

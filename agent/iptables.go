@@ -2,13 +2,36 @@ package agent
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/redswitch/redswitch/agentapi"
 )
 
+// chainPrefix marks the iptables chains the agent owns.
+const chainPrefix = "RS-"
+
 // chainOf names the iptables chain of a block. Block names are checked by
 // agentapi.ValidBlockName, so the chain stays under iptables' 28 characters.
-func chainOf(block string) string { return "RS-" + block }
+func chainOf(block string) string { return chainPrefix + block }
+
+// listRulesCommand lists the filter table's chains and rules in the form
+// iptables takes them (-N chain, -A chain rule...).
+func listRulesCommand() []string { return []string{"iptables", "-w", "-S"} }
+
+// ownedBlocks returns the blocks whose chains a listing by
+// listRulesCommand shows: what an earlier agent left in this network
+// namespace, which outlives the agent when its container or machine did
+// not restart (a soft cut, an agent restarted by systemd).
+func ownedBlocks(listing string) []string {
+	var blocks []string
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "-N" && strings.HasPrefix(f[1], chainPrefix) && len(f[1]) > len(chainPrefix) {
+			blocks = append(blocks, strings.TrimPrefix(f[1], chainPrefix))
+		}
+	}
+	return blocks
+}
 
 // blockCommands builds the iptables invocations that make a block: a chain
 // of its own, jumped to first from INPUT and OUTPUT, dropping traffic to

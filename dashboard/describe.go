@@ -67,6 +67,18 @@ func describe(e journal.Event) (text, kind string, ok bool) {
 		if e.Kind == journal.KindFaultInject {
 			return fault + " injected" + where, LineFault, true
 		}
+		if e.Source == journal.SourcePowerOn {
+			return fault + " removed" + where + ", its power back", LineRecover, true
+		}
+		var pending []string
+		for _, n := range e.Pending {
+			pending = append(pending, clean(n))
+		}
+		if len(pending) > 0 {
+			// Bounded like every other field: a list of names is not.
+			rest := clean(strings.Join(pending, ", "))
+			return fault + " removed" + where + " (" + rest + " once powered on)", LineRecover, true
+		}
 		return fault + " removed" + where, LineRecover, true
 
 	case journal.KindLeader:

@@ -84,6 +84,12 @@ func TestDescribe(t *testing.T) {
 			"freeze injected on n1", LineFault},
 		{"fault recovered", ev(journal.KindFaultRecover, func(e *journal.Event) { e.Node, e.Detail = "n1", "partition" }),
 			"partition removed on n1", LineRecover},
+		{"fault recovered with nodes off", ev(journal.KindFaultRecover, func(e *journal.Event) {
+			e.Node, e.Detail, e.Pending = "etcd", "etcd_outage", []string{"n2", "n3"}
+		}), "etcd_outage removed on etcd (n2, n3 once powered on)", LineRecover},
+		{"fault healed after power-on", ev(journal.KindFaultRecover, func(e *journal.Event) {
+			e.Node, e.Detail, e.Source = "n3", "etcd_outage", journal.SourcePowerOn
+		}), "etcd_outage removed on n3, its power back", LineRecover},
 		{"mark", ev(journal.KindMark, func(e *journal.Event) { e.Detail = "head node started" }),
 			"head node started", LineInfo},
 		{"empty mark", ev(journal.KindMark, nil), "", ""},

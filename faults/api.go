@@ -2,6 +2,7 @@ package faults
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/redswitch/redswitch/agentapi"
@@ -37,6 +38,8 @@ func writeError(w http.ResponseWriter, err error) { jsonapi.Error(w, statusOf(er
 //	POST   /api/v1/faults       {"kind", "target", ...} → 201 and the fault
 //	DELETE /api/v1/faults/{id}  recovers it → 200 and the fault
 //	GET    /api/v1/faults       the active faults
+//	GET    /api/v1/faults/{id}  one fault in any state, with the nodes
+//	                            still to heal on power-on (pending)
 func (m *Manager) Mount(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	mux.Handle("POST /api/v1/faults", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := DecodeRequest(r.Body, m.o.Kinds)
@@ -55,6 +58,14 @@ func (m *Manager) Mount(mux *http.ServeMux, guard func(http.Handler) http.Handle
 		f, err := m.Recover(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, f)
+	})))
+	mux.Handle("GET /api/v1/faults/{id}", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := m.Get(r.PathValue("id"))
+		if !ok {
+			writeError(w, fmt.Errorf("%w: %q", ErrUnknownFault, r.PathValue("id")))
 			return
 		}
 		writeJSON(w, http.StatusOK, f)

@@ -55,4 +55,4 @@ func (corrupt) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return errors.Join(err, env.Power.SetPower(context.WithoutCancel(ctx), f.Node, true, "fault "+f.ID))
 }
 
-func (corrupt) Recover(context.Context, *Env, *Fault) error { return nil }
+func (corrupt) Recover(context.Context, *Env, *Fault, string) error { return nil }

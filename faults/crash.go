@@ -20,4 +20,4 @@ func (pgCrash) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return err
 }
 
-func (pgCrash) Recover(context.Context, *Env, *Fault) error { return nil }
+func (pgCrash) Recover(context.Context, *Env, *Fault, string) error { return nil }

@@ -10,9 +10,14 @@ import (
 // fallocated file beside it) until PostgreSQL cannot write WAL; release
 // deletes the file. The agent refuses to fill more than MaxFill bytes, so
 // a data directory on the host's own disk is never used to fill the host.
+// The file is on the data volume, so it outlives a power cut: a node that
+// was off during recovery is released when it runs again (and its agent
+// removes the file when it starts).
 type diskFull struct{}
 
-func (diskFull) Info() Info { return Info{Kind: KindDiskFull, Recoverable: true, NodeTarget: true} }
+func (diskFull) Info() Info {
+	return Info{Kind: KindDiskFull, Recoverable: true, NodeTarget: true, InNode: true}
+}
 
 func (diskFull) Inject(ctx context.Context, env *Env, f *Fault) error {
 	a, err := env.Agent(f.Node)
@@ -27,8 +32,8 @@ func (diskFull) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return err
 }
 
-func (diskFull) Recover(ctx context.Context, env *Env, f *Fault) error {
-	a, err := env.Agent(f.Node)
+func (diskFull) Recover(ctx context.Context, env *Env, _ *Fault, node string) error {
+	a, err := env.Agent(node)
 	if err != nil {
 		return err
 	}

@@ -9,4 +9,12 @@
 // that refuses a double injection, records each injection and recovery in
 // the journal, and recovers whatever is still active on Close. Faults that
 // must act inside a node go through the node agent's API (agentapi).
+//
+// A fault is recovered node by node. A node without power when its fault
+// is recovered is not called (its agent cannot answer): the recovery
+// succeeds for the others and lists the node in Fault.Pending, and the
+// manager heals it, and journals it, once the head node's state shows its
+// power back and its agent answers. The agents clear their own faults when
+// they start and when a soft cut ends, so a node comes back clean even if
+// no manager is left to heal it.
 package faults

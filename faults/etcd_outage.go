@@ -18,16 +18,20 @@ const blockEtcd = "etcd"
 // and healing is removing the rules. Stopping the embedded etcd instead
 // would also blind the head node and could not be undone without
 // restarting it. A node powered on during the outage starts without the
-// rules (a new network namespace).
+// rules: a container gets a new network namespace, and an agent clears
+// its rules when it starts and when a soft cut ends.
 type etcdOutage struct{}
 
-func (etcdOutage) Info() Info { return Info{Kind: KindEtcdOutage, Recoverable: true, EtcdTarget: true} }
+func (etcdOutage) Info() Info {
+	return Info{Kind: KindEtcdOutage, Recoverable: true, EtcdTarget: true, InNode: true}
+}
 
 func (etcdOutage) Inject(ctx context.Context, env *Env, f *Fault) error {
+	// The nodes it acts on replace the target "etcd", which no agent serves.
+	f.Nodes = nil
 	if env.Etcd.Address == "" {
 		return errors.New("etcd_outage: the etcd endpoint of the nodes is not known")
 	}
-	f.Nodes = nil
 	for _, n := range env.State().Nodes {
 		if n.Power == "off" {
 			continue
@@ -48,16 +52,10 @@ func (etcdOutage) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return nil
 }
 
-func (etcdOutage) Recover(ctx context.Context, env *Env, f *Fault) error {
-	var errs []error
-	for _, n := range f.Nodes {
-		a, err := env.Agent(n)
-		if err == nil {
-			err = a.Unblock(ctx, blockEtcd)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("heal etcd_outage on %s: %w", n, err))
-		}
+func (etcdOutage) Recover(ctx context.Context, env *Env, _ *Fault, node string) error {
+	a, err := env.Agent(node)
+	if err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	return a.Unblock(ctx, blockEtcd)
 }

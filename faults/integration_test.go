@@ -2,16 +2,20 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
+	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe/analysis"
 	"github.com/redswitch/redswitch/rig"
@@ -161,5 +165,103 @@ func TestFaultsOnCluster(t *testing.T) {
 	t.Logf("lost commits over the whole run: %d; split brains: %d; failovers: %d", len(rep.Lost), len(rep.SplitBrains), len(rep.Failovers))
 	for _, f := range rep.Failovers {
 		t.Logf("failover %s: %s → %s in %s, cause %s, lost %d", f.ID, f.OldPrimary, f.NewPrimary, f.Duration.Round(10*time.Millisecond), f.Cause, len(f.Lost))
+	}
+}
+
+// TestEtcdOutageRecoveredWithAReplicaCut: an etcd outage is healed node by
+// node through the agents, and a replica cut during the outage has no
+// agent to answer. The recovery must heal the others at once and list the
+// replica as pending instead of waiting out the agent client's 30 s and
+// failing; powered on again, the replica is healed, its Patroni reaches
+// etcd again and it streams from the primary.
+func TestEtcdOutageRecoveredWithAReplicaCut(t *testing.T) {
+	d := startCluster(t, demo.Options{})
+	st := d.Head.State()
+	replica := ""
+	for _, n := range st.Nodes {
+		if n.Name != st.Leader && n.Role == cluster.RoleReplica {
+			replica = n.Name
+			break
+		}
+	}
+	if replica == "" {
+		t.Fatalf("no replica to cut: leader %q, nodes %+v", st.Leader, st.Nodes)
+	}
+	decode := func(what, out string) faults.Fault {
+		t.Helper()
+		var f faults.Fault
+		if err := json.Unmarshal([]byte(out), &f); err != nil {
+			t.Fatalf("%s: %v: %s", what, err, out)
+		}
+		return f
+	}
+
+	code, out := call(t, d, http.MethodPost, "/api/v1/faults", operator, `{"kind":"etcd_outage"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("inject etcd_outage: %d %s", code, out)
+	}
+	f := decode("inject", out)
+	if !slices.Contains(f.Nodes, replica) {
+		t.Fatalf("the outage did not reach %s: nodes %v", replica, f.Nodes)
+	}
+	// Long enough for Patroni's etcd requests to hang, shorter than ttl.
+	time.Sleep(2 * time.Second)
+	if code, out := call(t, d, http.MethodPost, "/api/v1/nodes/"+replica+"/power", operator, `{"on":false}`); code != http.StatusOK {
+		t.Fatalf("cut %s: %d %s", replica, code, out)
+	}
+
+	start := time.Now()
+	code, out = call(t, d, http.MethodDelete, "/api/v1/faults/"+f.ID, operator, "")
+	took := time.Since(start)
+	if code != http.StatusOK {
+		t.Fatalf("recover with %s cut: %d %s (after %v)", replica, code, out, took)
+	}
+	rec := decode("recover", out)
+	if rec.State != faults.StateRecovered || !reflect.DeepEqual(rec.Pending, []string{replica}) {
+		t.Errorf("recovered fault: state %s, pending %v; want recovered, pending [%s]", rec.State, rec.Pending, replica)
+	}
+	if took > 10*time.Second {
+		t.Errorf("recovery took %v: it waited for the cut replica's agent", took.Round(time.Millisecond))
+	}
+	t.Logf("recovered in %v with %s pending", took.Round(time.Millisecond), replica)
+
+	if code, out := call(t, d, http.MethodPost, "/api/v1/nodes/"+replica+"/power", operator, `{"on":true}`); code != http.StatusOK {
+		t.Fatalf("power on %s: %d %s", replica, code, out)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, out := call(t, d, http.MethodGet, "/api/v1/faults/"+f.ID, operator, "")
+		if code != http.StatusOK {
+			t.Fatalf("GET fault: %d %s", code, out)
+		}
+		if g := decode("get", out); len(g.Pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still pending 2 min after its power returned: %s", replica, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	healed := false
+	for _, e := range d.Events() {
+		if e.Kind == journal.KindFaultRecover && e.ID == f.ID && e.Node == replica && e.Source == journal.SourcePowerOn {
+			healed = true
+		}
+	}
+	if !healed {
+		t.Errorf("no fault.recover event for %s after power-on", replica)
+	}
+
+	// Back without the outage's rules: the agent and Patroni reach etcd,
+	// and the replica streams from the primary.
+	wctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := d.WaitHealthy(wctx); err != nil {
+		t.Fatalf("cluster not whole after the replica came back: %v", err)
+	}
+	for _, n := range d.Head.State().Nodes {
+		if n.Name == replica && (!n.Agent || n.Role != cluster.RoleReplica || n.State != "running") {
+			t.Errorf("%s after power-on: agent %t, role %s, state %q; want its agent registered and a running replica", replica, n.Agent, n.Role, n.State)
+		}
 	}
 }

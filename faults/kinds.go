@@ -16,6 +16,10 @@ type Info struct {
 	NodeTarget  bool
 	EtcdTarget  bool
 	ReplicaOnly bool
+	// InNode is a fault that lives inside the nodes it acts on, reached
+	// through their agents or containers: a node without power cannot be
+	// healed, so its recovery waits until the node runs again.
+	InNode bool
 }
 
 // Injector is one kind of fault.
@@ -24,8 +28,26 @@ type Injector interface {
 	// Inject breaks f.Node. On error it leaves what it can undone; the
 	// manager calls Recover after a failed injection anyway.
 	Inject(ctx context.Context, env *Env, f *Fault) error
-	// Recover undoes Inject; recovering what is already healed succeeds.
-	Recover(ctx context.Context, env *Env, f *Fault) error
+	// Recover undoes Inject on node, one of f.Nodes; recovering what is
+	// already healed succeeds. The manager calls it node by node, so it
+	// can leave a node without power for later and name a node that fails.
+	Recover(ctx context.Context, env *Env, f *Fault, node string) error
+}
+
+// powerOnHealer is a kind of which a power cut undoes a part itself, so
+// what is left to heal on a node that runs again is less than Recover.
+// Kinds without it are healed with Recover.
+type powerOnHealer interface {
+	HealPoweredOn(ctx context.Context, env *Env, f *Fault, node string) error
+}
+
+// healPoweredOn heals f on node, powered on again after the recovery
+// passed it by.
+func healPoweredOn(ctx context.Context, inj Injector, env *Env, f *Fault, node string) error {
+	if h, ok := inj.(powerOnHealer); ok {
+		return h.HealPoweredOn(ctx, env, f, node)
+	}
+	return inj.Recover(ctx, env, f, node)
 }
 
 // Kinds is the one list of fault kinds.
@@ -81,6 +103,17 @@ type Env struct {
 	DataDir string
 	// MaxFill bounds disk_full when the request does not (default 1 GiB).
 	MaxFill int64
+}
+
+// poweredOff reports whether the state shows node without power. A node
+// the state does not know, or whose power is not known, is not off.
+func poweredOff(st headnodeapi.State, node string) bool {
+	for _, n := range st.Nodes {
+		if n.Name == node {
+			return n.Power == "off"
+		}
+	}
+	return false
 }
 
 // nodeAddress finds a node's address in the state.

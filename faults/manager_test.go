@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,19 +18,31 @@ import (
 	"github.com/redswitch/redswitch/journal"
 )
 
-// fakeAgent records calls; fail makes the named call fail.
+// fakeAgent records calls; fail makes the named call fail, and "cut "
+// before a call's name cuts the node's power during that call. The agent
+// of a node without power does not answer.
 type fakeAgent struct {
 	mu    *sync.Mutex
 	node  string
 	calls *[]string
 	fail  string
+	rig   *fakeRig
 }
+
+// errNoAnswer is what a client of an agent that is gone gets, late.
+var errNoAnswer = errors.New("agent does not answer: context deadline exceeded")
 
 func (a fakeAgent) note(call string) error {
 	a.mu.Lock()
 	*a.calls = append(*a.calls, a.node+":"+call)
 	a.mu.Unlock()
-	if a.fail == call {
+	switch {
+	case a.rig.isOff(a.node):
+		return errNoAnswer
+	case a.fail == "cut "+call:
+		_ = a.rig.SetPower(context.Background(), a.node, false, "test")
+		return errNoAnswer
+	case a.fail == call:
 		return &agentapi.StatusError{Code: 409, Msg: call + " refused"}
 	}
 	return nil
@@ -57,13 +70,37 @@ type fakeRig struct {
 	mu    sync.Mutex
 	calls []string
 	files map[string][]byte
+	off   map[string]bool
 }
 
 func (r *fakeRig) SetPower(_ context.Context, node string, on bool, _ string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, node+":power "+map[bool]string{true: "on", false: "off"}[on])
+	if r.off == nil {
+		r.off = map[string]bool{}
+	}
+	r.off[node] = !on
 	return nil
+}
+
+func (r *fakeRig) isOff(node string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.off[node]
+}
+
+// state is the head node's view: three nodes, with the power the rig has.
+func (r *fakeRig) state() headnodeapi.State {
+	st := threeNodes()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range st.Nodes {
+		if r.off[st.Nodes[i].Name] {
+			st.Nodes[i].Power = "off"
+		}
+	}
+	return st
 }
 func (r *fakeRig) Pause(_ context.Context, node string) error {
 	r.mu.Lock()
@@ -117,10 +154,12 @@ func (m *memRecorder) kinds() []string {
 }
 
 func threeNodes() headnodeapi.State {
+	// The replicas lag far behind: replica_lag finds its lag published.
+	lag := int64(1 << 30)
 	return headnodeapi.State{Leader: "n1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Address: "10.0.0.11", Power: "on", Role: cluster.RolePrimary},
-		{Name: "n2", Address: "10.0.0.12", Power: "on", Role: cluster.RoleReplica},
-		{Name: "n3", Address: "10.0.0.13", Power: "on", Role: cluster.RoleReplica},
+		{Name: "n2", Address: "10.0.0.12", Power: "on", Role: cluster.RoleReplica, LagBytes: &lag},
+		{Name: "n3", Address: "10.0.0.13", Power: "on", Role: cluster.RoleReplica, LagBytes: &lag},
 	}}
 }
 
@@ -128,22 +167,60 @@ type harness struct {
 	m      *Manager
 	rig    *fakeRig
 	rec    *memRecorder
+	mu     sync.Mutex
 	calls  *[]string
 	failOn map[string]string
 }
 
-func newHarness(failOn map[string]string) *harness {
+// newHarness returns a manager over fakes; its background heal loop is
+// slowed to a crawl unless opts speed it up, so tests decide when pending
+// nodes are healed.
+func newHarness(failOn map[string]string, opts ...func(*Options)) *harness {
+	if failOn == nil {
+		failOn = map[string]string{}
+	}
 	h := &harness{rig: &fakeRig{files: map[string][]byte{}}, rec: &memRecorder{}, calls: &[]string{}, failOn: failOn}
-	var mu sync.Mutex
-	h.m = New(Options{
+	o := Options{
 		Env: Env{Power: h.rig, Freezer: h.rig, Files: h.rig,
 			Agent: func(node string) (Agent, error) {
-				return fakeAgent{mu: &mu, node: node, calls: h.calls, fail: failOn[node]}, nil
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				return fakeAgent{mu: &h.mu, node: node, calls: h.calls, fail: h.failOn[node], rig: h.rig}, nil
 			},
-			State: threeNodes, Etcd: agentapi.Peer{Address: "10.0.0.1", Port: 2379}},
-		Record: h.rec,
-	})
+			State: h.rig.state, Etcd: agentapi.Peer{Address: "10.0.0.1", Port: 2379}},
+		Record:    h.rec,
+		HealEvery: time.Hour,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h.m = New(o)
 	return h
+}
+
+// setFail makes node's agent fail call (or answer again for "").
+func (h *harness) setFail(node, call string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failOn[node] = call
+}
+
+// take returns and forgets the calls made so far: the agents', then the
+// rig's other than power.
+func (h *harness) take() []string {
+	h.mu.Lock()
+	out := slices.Clone(*h.calls)
+	*h.calls = nil
+	h.mu.Unlock()
+	h.rig.mu.Lock()
+	for _, c := range h.rig.calls {
+		if !strings.Contains(c, ":power ") {
+			out = append(out, c)
+		}
+	}
+	h.rig.calls = nil
+	h.rig.mu.Unlock()
+	return out
 }
 
 func TestManagerLifecycle(t *testing.T) {
@@ -323,7 +400,8 @@ func TestResolve(t *testing.T) {
 		{"primary", "primary", freeze, first, "n1", nil},
 		{"replica skips powered off", "replica", freeze, first, "n2", nil},
 		{"any picks among powered", "any", freeze, last, "n2", nil},
-		{"node", "n3", freeze, first, "n3", nil},
+		{"node", "n2", freeze, first, "n2", nil},
+		{"powered-off node", "n3", freeze, first, "", ErrNoCandidate},
 		{"unknown node", "n7", freeze, first, "", ErrUnknownTarget},
 		{"etcd kind", "", outage, first, "etcd", nil},
 		{"replica-only on primary", "n1", lag, first, "", ErrNoCandidate},
@@ -438,6 +516,32 @@ func TestAPI(t *testing.T) {
 	}
 	if code, out := do("GET", "/api/v1/faults", "op", ""); code != 200 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("list after recover: %d %s", code, out)
+	}
+	// One fault is there in any state, with the nodes still to heal.
+	code, out := do("POST", "/api/v1/faults", "op", `{"kind":"etcd_outage"}`)
+	if code != 201 {
+		t.Fatalf("inject etcd_outage: %d %s", code, out)
+	}
+	_ = h.rig.SetPower(context.Background(), "n2", false, "test")
+	id = h.m.Active()[0].ID
+	for _, c := range []struct {
+		method, path string
+		status       int
+		contains     string
+	}{
+		{"GET", "/api/v1/faults/" + id, 200, `"state": "active"`},
+		{"DELETE", "/api/v1/faults/" + id, 200, `"pending": [
+    "n2"
+  ]`},
+		{"GET", "/api/v1/faults/" + id, 200, `"state": "recovered"`},
+		{"GET", "/api/v1/faults/nope", 404, "nope"},
+	} {
+		if code, out := do(c.method, c.path, "op", ""); code != c.status || !strings.Contains(out, c.contains) {
+			t.Errorf("%s %s: %d %s; want %d with %q", c.method, c.path, code, out, c.status, c.contains)
+		}
+	}
+	if code, _ := do("GET", "/api/v1/faults/"+id, "", ""); code != 401 {
+		t.Errorf("GET one fault without a token: %d", code)
 	}
 	_ = time.Second
 }

@@ -17,7 +17,9 @@ const blockPartition = "partition"
 // can heal it.
 type partition struct{}
 
-func (partition) Info() Info { return Info{Kind: KindPartition, Recoverable: true, NodeTarget: true} }
+func (partition) Info() Info {
+	return Info{Kind: KindPartition, Recoverable: true, NodeTarget: true, InNode: true}
+}
 
 // partitionPeers builds what a partitioned node must not reach. "all"
 // drops the head node's address entirely (etcd, HAProxy's checks, the
@@ -55,8 +57,8 @@ func (partition) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return a.Block(ctx, blockPartition, peers)
 }
 
-func (partition) Recover(ctx context.Context, env *Env, f *Fault) error {
-	a, err := env.Agent(f.Node)
+func (partition) Recover(ctx context.Context, env *Env, _ *Fault, node string) error {
+	a, err := env.Agent(node)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,14 @@ import "context"
 // leader key expires after ttl and a replica takes over while the old
 // primary still accepts writes locally: HAProxy's check on Patroni's REST
 // API fails at once, so clients are routed away. On recover Patroni
-// starts, finds PostgreSQL running and demotes or rejoins it.
+// starts, finds PostgreSQL running and demotes or rejoins it. The hold
+// lives in the agent: a container cut restarts the agent without it, and
+// the end of a soft cut releases it; the release after power-on is a
+// safeguard.
 type patroniCrash struct{}
 
 func (patroniCrash) Info() Info {
-	return Info{Kind: KindPatroniCrash, Recoverable: true, NodeTarget: true}
+	return Info{Kind: KindPatroniCrash, Recoverable: true, NodeTarget: true, InNode: true}
 }
 
 func (patroniCrash) Inject(ctx context.Context, env *Env, f *Fault) error {
@@ -23,8 +26,8 @@ func (patroniCrash) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return err
 }
 
-func (patroniCrash) Recover(ctx context.Context, env *Env, f *Fault) error {
-	a, err := env.Agent(f.Node)
+func (patroniCrash) Recover(ctx context.Context, env *Env, _ *Fault, node string) error {
+	a, err := env.Agent(node)
 	if err != nil {
 		return err
 	}

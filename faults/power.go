@@ -18,9 +18,9 @@ func (power) Inject(ctx context.Context, env *Env, f *Fault) error {
 	return env.Power.SetPower(ctx, f.Node, false, "fault "+f.ID)
 }
 
-func (power) Recover(ctx context.Context, env *Env, f *Fault) error {
+func (power) Recover(ctx context.Context, env *Env, f *Fault, node string) error {
 	if env.Power == nil {
 		return errors.New("power: no power driver")
 	}
-	return env.Power.SetPower(ctx, f.Node, true, "fault "+f.ID)
+	return env.Power.SetPower(ctx, node, true, "fault "+f.ID)
 }

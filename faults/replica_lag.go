@@ -22,7 +22,7 @@ const blockLag = "lag"
 type replicaLag struct{}
 
 func (replicaLag) Info() Info {
-	return Info{Kind: KindReplicaLag, Recoverable: true, NodeTarget: true, ReplicaOnly: true}
+	return Info{Kind: KindReplicaLag, Recoverable: true, NodeTarget: true, ReplicaOnly: true, InNode: true}
 }
 
 // lagPeers is the PostgreSQL port of every other node: where the replica
@@ -100,8 +100,8 @@ func waitLag(ctx context.Context, state func() headnodeapi.State, node string, l
 	}
 }
 
-func (replicaLag) Recover(ctx context.Context, env *Env, f *Fault) error {
-	a, err := env.Agent(f.Node)
+func (replicaLag) Recover(ctx context.Context, env *Env, f *Fault, node string) error {
+	a, err := env.Agent(node)
 	if err != nil {
 		return err
 	}
@@ -109,4 +109,15 @@ func (replicaLag) Recover(ctx context.Context, env *Env, f *Fault) error {
 		return a.ResumeReplay(ctx)
 	}
 	return a.Unblock(ctx, blockLag)
+}
+
+// HealPoweredOn leaves a paused replay alone: the pause lived in the
+// killed PostgreSQL's memory, and asking a server still in crash recovery,
+// or one that became the primary since, to resume would fail for ever.
+// The held-back stream's rules may outlive the cut (a soft one), so they go.
+func (l replicaLag) HealPoweredOn(ctx context.Context, env *Env, f *Fault, node string) error {
+	if f.Request.Pause {
+		return nil
+	}
+	return l.Recover(ctx, env, f, node)
 }

@@ -68,6 +68,12 @@ func Resolve(st headnodeapi.State, target string, info Info, pick func(n int) in
 		if info.ReplicaOnly && target == st.Leader {
 			return "", fmt.Errorf("%w: %s acts on replicas only and %s is the primary", ErrNoCandidate, info.Kind, target)
 		}
+		// Refused at once: the node's agent or container cannot answer
+		// (the caller would wait out a timeout), and a fault on a node
+		// that is off would be undone by its power-on anyway.
+		if n.Power == "off" {
+			return "", fmt.Errorf("%w: %s has no power", ErrNoCandidate, target)
+		}
 		return target, nil
 	}
 	names := make([]string, len(st.Nodes))

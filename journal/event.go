@@ -53,6 +53,10 @@ const (
 	LeaderOverwritten = "overwritten"
 )
 
+// SourcePowerOn is the source of the KindFaultRecover event of a node a
+// recovery had left pending, healed after its power returned.
+const SourcePowerOn = "power-on"
+
 // Event is one record of the journal. Fields that a kind does not use stay
 // empty and are omitted from the JSON line.
 type Event struct {
@@ -71,6 +75,10 @@ type Event struct {
 	Timeline int    `json:"timeline,omitempty"`
 	ID       string `json:"id,omitempty"`
 	Detail   string `json:"detail,omitempty"`
+	// Pending lists the nodes a fault's recovery left to heal when their
+	// power returns (KindFaultRecover); each is healed later by an event
+	// of its own with Source SourcePowerOn.
+	Pending []string `json:"pending,omitempty"`
 
 	// Probe fields.
 	First   uint64    `json:"first,omitempty"`
