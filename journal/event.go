@@ -12,7 +12,13 @@ const (
 	// one node on one timeline: sequence numbers First..Last, acknowledged
 	// between FirstAt and LastAt.
 	KindProbeAck Kind = "probe.ack"
-	// KindProbeError is one failed probe write (Seq, SQLState, Error).
+	// KindProbeError is a run of Count failed probe writes (one when Count
+	// is zero) that failed alike: the same SQLState, Error and phase
+	// (Detail: "connect" or "insert"). The first failed at At with probe
+	// number Seqno (sent at SentAt), the last at LastAt with number Last;
+	// LastAt and Last are empty for a single failure. The probe journals
+	// the first failure of a run at once, on its own, and its repeats as
+	// later events of the same kind (see ErrorCount).
 	KindProbeError Kind = "probe.error"
 	// KindProbeReadback is the result of reading the probe table back from
 	// the current primary: Missing lists acknowledged sequence numbers that
@@ -80,7 +86,8 @@ type Event struct {
 	// of its own with Source SourcePowerOn.
 	Pending []string `json:"pending,omitempty"`
 
-	// Probe fields.
+	// Probe fields. First..Last and FirstAt..LastAt bound an ack range;
+	// for a probe error Last and LastAt are its last failure.
 	First   uint64    `json:"first,omitempty"`
 	Last    uint64    `json:"last,omitempty"`
 	FirstAt time.Time `json:"first_at,omitzero"`
@@ -92,6 +99,29 @@ type Event struct {
 	SQLState string    `json:"sqlstate,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	Missing  []uint64  `json:"missing,omitempty"`
+	// Count is how many failed probe writes a KindProbeError event stands
+	// for; zero (omitted) means one, as in journals written before the
+	// probe compacted its errors.
+	Count int `json:"count,omitempty"`
+}
+
+// ErrorCount is how many failed probe writes e stands for: Count, at least
+// one, for a KindProbeError event and zero for any other kind. Count the
+// probe's errors with it, never by counting events.
+func (e Event) ErrorCount() int {
+	if e.Kind != KindProbeError {
+		return 0
+	}
+	return max(e.Count, 1)
+}
+
+// ErrorEnd is when the last failure of a KindProbeError event happened:
+// LastAt, or At when LastAt is unset or (in a damaged journal) earlier.
+func (e Event) ErrorEnd() time.Time {
+	if e.LastAt.After(e.At) {
+		return e.LastAt
+	}
+	return e.At
 }
 
 // Bool returns a pointer to b, for Event.On.

@@ -65,7 +65,7 @@ func (m *Metrics) Observe(e journal.Event) {
 		}
 		m.outage.Set(0)
 	case journal.KindProbeError:
-		m.errors.WithLabelValues(analysis.ErrorKey(e.SQLState)).Inc()
+		m.errors.WithLabelValues(analysis.ErrorKey(e.SQLState)).Add(float64(e.ErrorCount()))
 		m.outage.Set(1)
 	case journal.KindRole:
 		if e.Node == "" {

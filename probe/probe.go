@@ -41,7 +41,10 @@ type Options struct {
 	StartAfter uint64
 	// CompactGap closes an ack range when acks are further apart (50 ms).
 	CompactGap time.Duration
-	// FlushEvery bounds how long an ack range stays open (1 s).
+	// FlushEvery bounds how long an ack range stays open, and how long the
+	// repeats of a failing write stay unjournaled (1 s): a run of failures
+	// alike is journaled as its first failure at once and then as at most
+	// one counted event per FlushEvery (see journal.KindProbeError).
 	FlushEvery time.Duration
 	// OutageAfter is how long without an ack Stats calls an outage (250 ms).
 	OutageAfter time.Duration
@@ -143,6 +146,7 @@ type run struct {
 	conn    *pgx.Conn
 	seq     uint64
 	acks    compactor
+	errs    errorRuns
 	failing bool // an error since the last ack
 	since   time.Time
 
@@ -165,7 +169,8 @@ func (p *Probe) Run(ctx context.Context, rec Recorder) error {
 		return err
 	}
 	r := &run{p: p, rec: rec, cfg: cfg, seq: p.o.StartAfter,
-		acks: compactor{gap: p.o.CompactGap, flushEvery: p.o.FlushEvery}}
+		acks: compactor{gap: p.o.CompactGap, flushEvery: p.o.FlushEvery},
+		errs: errorRuns{flushEvery: p.o.FlushEvery}}
 	now := p.o.Clock.Now()
 	p.mu.Lock()
 	p.st.running, p.st.started = true, now
@@ -174,6 +179,9 @@ func (p *Probe) Run(ctx context.Context, rec Recorder) error {
 	p.o.Log.Info("probe: started", "table", p.o.Table, "interval", p.o.Interval, "start_after", p.o.StartAfter)
 	defer func() {
 		if e, ok := r.acks.flush(); ok {
+			r.record(e)
+		}
+		if e, ok := r.errs.end(); ok {
 			r.record(e)
 		}
 		r.disconnect()
@@ -201,6 +209,11 @@ func (r *run) step(ctx context.Context) error {
 	now := p.o.Clock.Now()
 	if r.acks.due(now) {
 		if e, ok := r.acks.flush(); ok {
+			r.record(e)
+		}
+	}
+	if r.errs.due(now) {
+		if e, ok := r.errs.flush(); ok {
 			r.record(e)
 		}
 	}
@@ -349,6 +362,11 @@ func (r *run) insert(ctx context.Context) (string, int, error) {
 
 func (r *run) acked(node string, tl int, sent, at time.Time) {
 	p := r.p
+	// A commit ends the run of errors: its repeats go to the journal
+	// before this ack's range can.
+	if e, ok := r.errs.end(); ok {
+		r.record(e)
+	}
 	if closed, ok := r.acks.ack(node, tl, r.seq, sent, at); ok {
 		r.record(closed)
 	}
@@ -375,8 +393,10 @@ func (r *run) failed(ctx context.Context, phase string, sent time.Time, err erro
 		return // shutting down: not an error of the database
 	}
 	state, msg := classify(err)
-	r.record(journal.Event{At: at, Kind: journal.KindProbeError, Seqno: r.seq, SQLState: state,
-		Error: msg, Detail: phase, SentAt: sent})
+	for _, e := range r.errs.add(journal.Event{At: at, Kind: journal.KindProbeError, Seqno: r.seq, SQLState: state,
+		Error: msg, Detail: phase, SentAt: sent}) {
+		r.record(e)
+	}
 	if !r.failing {
 		r.failing, r.since = true, at
 		p.o.Log.Warn("probe: write failed, retrying", "seq", r.seq, "sqlstate", state, "err", msg)

@@ -160,13 +160,14 @@ func TestAckedRangesAndLastSeq(t *testing.T) {
 		{Kind: journal.KindProbeAck, First: 10, Last: 12},
 		{Kind: journal.KindProbeAck, First: 7, Last: 8}, // duplicate inside
 		{Kind: journal.KindProbeError, Seqno: 20},
-		{Kind: journal.KindProbeAck, First: 9, Last: 2}, // damaged: ignored
+		{Kind: journal.KindProbeError, Seqno: 21, Last: 30, Count: 10}, // compacted repeats
+		{Kind: journal.KindProbeAck, First: 9, Last: 2},                // damaged: ignored
 	}
 	if got := fmt.Sprint(AckedRanges(ev)); got != "[{1 3} {5 12}]" {
 		t.Errorf("AckedRanges = %s, want [{1 3} {5 12}]", got)
 	}
-	if got := LastSeq(ev); got != 20 {
-		t.Errorf("LastSeq = %d, want 20", got)
+	if got := LastSeq(ev); got != 30 {
+		t.Errorf("LastSeq = %d, want 30", got)
 	}
 }
 
@@ -177,6 +178,7 @@ func TestMetrics(t *testing.T) {
 		{Kind: journal.KindProbeAck, First: 1, Last: 100},
 		{Kind: journal.KindProbeError, SQLState: "25006"},
 		{Kind: journal.KindProbeError},
+		{Kind: journal.KindProbeError, Count: 87}, // compacted repeats
 		{Kind: journal.KindRole, Node: "n1", Role: "master", State: "running"},
 		{Kind: journal.KindRole, Node: "n1", Role: "", State: "stopped"},
 	} {
@@ -195,7 +197,7 @@ func TestMetrics(t *testing.T) {
 	}{
 		{"redswitch_probe_commits_total", 100},
 		{`redswitch_probe_errors_total{sqlstate="25006"}`, 1},
-		{`redswitch_probe_errors_total{sqlstate="connection"}`, 1},
+		{`redswitch_probe_errors_total{sqlstate="connection"}`, 88},
 		{"redswitch_probe_outage_in_progress", 1},
 		{`redswitch_node_role{node="n1",role="primary"}`, 0},
 		{`redswitch_node_role{node="n1",role="down"}`, 1},

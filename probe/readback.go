@@ -49,7 +49,7 @@ func LastSeq(events []journal.Event) uint64 {
 		case journal.KindProbeAck:
 			top = max(top, e.Last, e.First)
 		case journal.KindProbeError:
-			top = max(top, e.Seqno)
+			top = max(top, e.Seqno, e.Last)
 		}
 	}
 	return top

@@ -427,6 +427,10 @@ func fill(tr *Trial, f analysis.Failover, events []journal.Event) {
 		}
 	}
 	tr.Phases[analysis.PhaseFirstCommit] = tr.FailoverS
+	// An error event is a run of ErrorCount failures that ends before the
+	// next ack, so it lies wholly in the outage or outside it; the run's
+	// first failure is journaled first, at its own time, so the first
+	// 25006 event is the first 25006 answer.
 	for _, e := range events {
 		if e.Kind != journal.KindProbeError || e.At.Before(f.Outage.Start) || !e.At.Before(f.Outage.End) {
 			continue
@@ -434,7 +438,7 @@ func fill(tr *Trial, f analysis.Failover, events []journal.Event) {
 		if tr.ProbeErrors == nil {
 			tr.ProbeErrors = map[string]int{}
 		}
-		tr.ProbeErrors[analysis.ErrorKey(e.SQLState)]++
+		tr.ProbeErrors[analysis.ErrorKey(e.SQLState)] += e.ErrorCount()
 		if e.SQLState == probe.ReadOnly && tr.FirstReadOnlyS == 0 {
 			tr.FirstReadOnlyS = round3(e.At.Sub(f.StartedAt).Seconds())
 		}

@@ -80,7 +80,8 @@ type Outage struct {
 	// when Open.
 	Before Ack `json:"before"`
 	After  Ack `json:"after"`
-	// Errors counts the probe errors recorded inside the gap.
+	// Errors counts the failed probe writes recorded inside the gap (the
+	// sum of the error events' ErrorCount).
 	Errors int `json:"errors"`
 	// Open is set when no commit has been acknowledged since.
 	Open bool `json:"open,omitempty"`
@@ -152,7 +153,8 @@ func isProbeStart(e journal.Event) bool {
 // Outages returns the gaps between consecutive acknowledged commits longer
 // than threshold, in time order. A gap across a restart of the probe is not
 // an outage (the probe was not looking). If probe errors follow the last ack
-// by more than threshold, the last outage is Open.
+// by more than threshold, the last outage is Open; it ends at the last
+// failure recorded (ErrorEnd of the last error event).
 func Outages(events []journal.Event, threshold time.Duration) []Outage {
 	if threshold <= 0 {
 		threshold = Options{}.withDefaults().Threshold
@@ -179,7 +181,7 @@ func Outages(events []journal.Event, threshold time.Duration) []Outage {
 	var lastErr time.Time
 	for _, e := range sorted {
 		if e.Kind == journal.KindProbeError && e.At.After(prev.LastAt) {
-			lastErr = e.At
+			lastErr = e.ErrorEnd()
 		}
 		if isProbeStart(e) && e.At.After(prev.LastAt) {
 			lastErr = time.Time{} // errors before a restart belong to the old run
@@ -208,12 +210,13 @@ func restartedWithin(sorted []journal.Event, from, to time.Time) bool {
 	return slices.ContainsFunc(inWindow(sorted, from, to), isProbeStart)
 }
 
+// countErrors counts the failed writes of the error events starting in the
+// window. The probe closes a run of errors before it journals the next ack,
+// so a run never straddles the edge of an outage.
 func countErrors(sorted []journal.Event, from, to time.Time) int {
 	n := 0
 	for _, e := range inWindow(sorted, from, to) {
-		if e.Kind == journal.KindProbeError {
-			n++
-		}
+		n += e.ErrorCount()
 	}
 	return n
 }

@@ -336,3 +336,88 @@ func TestThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestCountedErrors: an error event stands for ErrorCount failures; counts
+// per outage and in the totals add them up, and an open outage ends at the
+// last failure (LastAt), not at the event's time.
+func TestCountedErrors(t *testing.T) {
+	errAt := func(h *history, at float64, sqlstate string) {
+		h.probe++
+		h.add(journal.Event{At: sec(at), Kind: journal.KindProbeError, Seqno: h.probe, SQLState: sqlstate, Error: "x"})
+	}
+	repeats := func(h *history, from, to float64, n int, sqlstate string) {
+		h.add(journal.Event{At: sec(from), Kind: journal.KindProbeError, Seqno: h.probe + 1, SQLState: sqlstate, Error: "x",
+			Count: n, LastAt: sec(to), Last: h.probe + uint64(n)})
+		h.probe += uint64(n)
+	}
+	tests := []struct {
+		name       string
+		build      func(h *history)
+		wantErrors []int // per outage
+		wantOpen   bool
+		wantEnd    float64 // of the last outage, seconds
+		wantTotals map[string]int
+	}{
+		{
+			name: "closed outage",
+			build: func(h *history) {
+				h.acks("n1", 1, 0, 2)
+				errAt(h, 2.1, "")
+				repeats(h, 2.2, 3, 80, "")
+				errAt(h, 3.1, "25006")
+				repeats(h, 3.2, 3.4, 3, "25006")
+				h.acks("n2", 2, 3.5, 4)
+			},
+			wantErrors: []int{85}, wantEnd: 3.5, wantTotals: map[string]int{ConnectionError: 81, "25006": 4},
+		},
+		{
+			name: "open outage ends at the last failure",
+			build: func(h *history) {
+				h.acks("n1", 1, 0, 2)
+				errAt(h, 2.1, "")
+				repeats(h, 2.2, 3.2, 100, "")
+				repeats(h, 3.21, 4.2, 100, "")
+			},
+			wantErrors: []int{201}, wantOpen: true, wantEnd: 4.2, wantTotals: map[string]int{ConnectionError: 201},
+		},
+		{
+			name: "repeats alone past the threshold open an outage",
+			build: func(h *history) {
+				h.acks("n1", 1, 0, 2)
+				errAt(h, 2.01, "")
+				repeats(h, 2.02, 2.9, 80, "")
+			},
+			wantErrors: []int{81}, wantOpen: true, wantEnd: 2.9, wantTotals: map[string]int{ConnectionError: 81},
+		},
+		{
+			name: "old journal: one event per failure",
+			build: func(h *history) {
+				h.acks("n1", 1, 0, 2)
+				h.errs(2.1, 3, "57P01")
+				h.acks("n1", 1, 3.1, 5)
+			},
+			wantErrors: []int{10}, wantEnd: 3.1, wantTotals: map[string]int{"57P01": 10},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h history
+			tt.build(&h)
+			r := Analyze(h.ev, Options{})
+			var got []int
+			for _, o := range r.Outages {
+				got = append(got, o.Errors)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantErrors) {
+				t.Fatalf("errors per outage = %v, want %v", got, tt.wantErrors)
+			}
+			last := r.Outages[len(r.Outages)-1]
+			if last.Open != tt.wantOpen || !last.End.Equal(sec(tt.wantEnd)) {
+				t.Errorf("last outage open %v ending %v, want open %v ending %v", last.Open, last.End, tt.wantOpen, sec(tt.wantEnd))
+			}
+			if fmt.Sprint(r.Totals.Errors) != fmt.Sprint(tt.wantTotals) {
+				t.Errorf("totals = %v, want %v", r.Totals.Errors, tt.wantTotals)
+			}
+		})
+	}
+}

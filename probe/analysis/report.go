@@ -10,7 +10,8 @@ import (
 type Totals struct {
 	// Acks is the number of acknowledged commits.
 	Acks uint64 `json:"acks"`
-	// Errors counts probe errors by SQLSTATE; errors without one are
+	// Errors counts failed probe writes (not events: see
+	// journal.Event.ErrorCount) by SQLSTATE; errors without one are
 	// counted under ConnectionError.
 	Errors    map[string]int `json:"errors,omitempty"`
 	Readbacks int            `json:"readbacks"`
@@ -65,7 +66,7 @@ func Analyze(events []journal.Event, opts Options) Report {
 			if r.Totals.Errors == nil {
 				r.Totals.Errors = map[string]int{}
 			}
-			r.Totals.Errors[ErrorKey(e.SQLState)]++
+			r.Totals.Errors[ErrorKey(e.SQLState)] += e.ErrorCount()
 		case journal.KindProbeReadback:
 			r.Totals.Readbacks++
 		}
