@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/prereq"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -83,7 +84,7 @@ func TestRenderRejects(t *testing.T) {
 func TestRenderAcceptedByHAProxy(t *testing.T) {
 	bin, err := lookHAProxy()
 	if err != nil {
-		t.Skip("haproxy is not installed (scripts/install-deps.sh installs it)")
+		prereq.Missing(t, "haproxy is not installed (scripts/install-deps.sh installs it): %v", err)
 	}
 	for _, profile := range []string{"aggressive", "default"} {
 		c := config(t, profile)
