@@ -4,6 +4,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin/redswitch
+TESTSUM := bin/testsum
 # Every Go file of the project, found without git (a tarball or a CI
 # checkout without .git must lint the same); generated trees are pruned,
 # not walked (.build holds the node image's rootfs).
@@ -43,12 +44,18 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
 
-unit: lint
-	$(GO) test -short -count=1 ./...
+# testsum echoes go test's output and ends with per-package counts, the
+# skipped tests with their reasons and "N passed, N failed, N skipped";
+# pipefail keeps go test's own failure too.
+$(TESTSUM): $(wildcard tools/testsum/*.go)
+	$(GO) build -o $(TESTSUM) ./tools/testsum
+
+unit: lint $(TESTSUM)
+	set -o pipefail; $(GO) test -json -short -count=1 ./... | $(TESTSUM)
 
 # Every test: unit, fuzz seeds, integration on real containers, browser.
-test: image lint
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 1 ./...
+test: image lint $(TESTSUM)
+	set -o pipefail; $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) -p 1 ./... | $(TESTSUM)
 
 bench: image
 	$(BIN) bench failover --trials 20 --timings aggressive --out out/bench-failover
