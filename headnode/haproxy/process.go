@@ -133,9 +133,11 @@ func (p *Process) Apply(ctx context.Context, cfg string) error {
 // its admin socket; past it, Apply returns and HAProxy goes on starting.
 const startPatience = 10 * time.Second
 
-// waitListening waits until a new HAProxy answers on its admin socket
-// (it has bound every listener by then) or exits, which is an error with
-// its own last words.
+// waitListening waits until a new HAProxy answers "show stat" on its admin
+// socket or exits, which is an error with its own last words. An answer,
+// not a connect: the kernel accepts on the unix socket as soon as it is
+// bound, before a later listener's bind fails and HAProxy exits; a worker
+// answers only once every listener is bound.
 func (p *Process) waitListening(ctx context.Context, r *run) error {
 	deadline := time.Now().Add(startPatience)
 	for {
@@ -144,12 +146,10 @@ func (p *Process) waitListening(ctx context.Context, r *run) error {
 			return fmt.Errorf("haproxy: exited at start: %s -W -db -f %s: %v: %s", p.bin, p.path, r.err, alerts(r.output.String()))
 		default:
 		}
-		var d net.Dialer
-		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		conn, err := d.DialContext(dctx, "unix", p.socket)
+		sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := ReadStats(sctx, p.socket)
 		cancel()
 		if err == nil {
-			conn.Close()
 			return nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
