@@ -63,7 +63,9 @@ func runCmd(ctx context.Context, r *reaper, a *account, argv []string) (string, 
 	case <-ctx.Done():
 		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
 		<-exited
-		return <-outc, fmt.Errorf("%s: %w", argv[0], ctx.Err())
+		// What it printed before it was stopped says where it hung.
+		out := <-outc
+		return out, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), ctx.Err(), strings.TrimSpace(out))
 	}
 	out := <-outc
 	if status != "exit status 0" {

@@ -17,29 +17,18 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/rig/rigtest"
 )
 
-// requireRig skips the test when this machine has no Docker or no node
-// image, or under -short.
+// requireRig stops the test unless Docker and the node image are here
+// (a failure under CI=true, a skip elsewhere and under -short).
 func requireRig(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test needs docker and the node image; skipped with -short")
-	}
-	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Skipf("needs docker: %v", err)
-	}
-	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, DefaultImage); err != nil {
-		t.Skipf("needs docker image %s (make image): %v", DefaultImage, err)
-	}
+	rigtest.Require(t, DefaultImage)
 }
 
-// startRig brings up a 3-node aggressive cluster for a test, or skips when
-// this machine has no Docker or no node image.
+// startRig brings up a 3-node aggressive cluster for a test, or stops it
+// as requireRig does when this machine has no Docker or no node image.
 func startRig(t *testing.T, o Options) *Demo {
 	t.Helper()
 	requireRig(t)

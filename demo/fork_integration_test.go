@@ -14,6 +14,8 @@ import (
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/prereq"
+	"github.com/redswitch/redswitch/rig"
 )
 
 func forkRequest(t *testing.T, d *Demo, method, path, token, body string) (int, string) {
@@ -54,9 +56,16 @@ func scalar(ctx context.Context, t *testing.T, dsn, sql string) string {
 func TestForkReplicaUnderProbeLoad(t *testing.T) {
 	// Synchronous mode: one replica is the synchronous standby, and the
 	// fork must come from the other (forks.PickSource).
+	requireRig(t)
+	// Root and btrfs-progs are what scripts/install-deps.sh and CI
+	// provide: missing under CI=true, they fail the test. Checked before
+	// a cluster boots for nothing.
+	if err := rig.VolumesSupported(); err != nil {
+		prereq.Missing(t, "this machine cannot give nodes btrfs volumes: %v", err)
+	}
 	d := startRig(t, Options{Nodes: 3, Probe: true, SynchronousMode: true})
 	if !d.Rig.Volumes() {
-		t.Skip("this machine cannot give nodes btrfs volumes (needs root and mkfs.btrfs)")
+		t.Fatal("the machine supports node volumes but the rig's nodes have none")
 	}
 	ctx := context.Background()
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)

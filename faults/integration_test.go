@@ -18,29 +18,17 @@ import (
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe/analysis"
-	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/rig/rigtest"
 )
 
 const operator = "test-operator"
 
-// startCluster boots a 3-node aggressive cluster with the probe, or skips
-// without docker or the node image.
+// startCluster boots a 3-node aggressive cluster with the probe; without
+// docker or the node image it fails under CI=true and skips elsewhere.
 func startCluster(t *testing.T, o demo.Options) *demo.Demo {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test needs docker and the node image; skipped with -short")
-	}
-	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	rigtest.Require(t, demo.DefaultImage)
 	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Skipf("needs docker: %v", err)
-	}
-	if _, err := cli.ImageInspect(ctx, demo.DefaultImage); err != nil {
-		cli.Close()
-		t.Skipf("needs docker image %s (make image): %v", demo.DefaultImage, err)
-	}
-	cli.Close()
 	o.Timings, _ = cluster.ParseTimings("aggressive")
 	o.DataDir = t.TempDir()
 	o.Listen = "127.0.0.1:0"

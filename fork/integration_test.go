@@ -20,25 +20,29 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/redswitch/redswitch/fork/pglocal"
+	"github.com/redswitch/redswitch/prereq"
 )
 
-// needHost skips unless this host can run the integration tests.
+// needHost stops the test unless this host can run the integration
+// tests: a skip under -short; a missing prerequisite (root, btrfs-progs,
+// PostgreSQL 15, the postgres user: what scripts/install-deps.sh and CI
+// provide) fails under CI=true and skips elsewhere.
 func needHost(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test; -short given")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for btrfs loop devices and to run PostgreSQL as postgres")
+		prereq.Missing(t, "needs root for btrfs loop devices and to run PostgreSQL as postgres")
 	}
 	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
-		t.Skip("needs btrfs-progs (mkfs.btrfs): apt-get install -y btrfs-progs")
+		prereq.Missing(t, "needs btrfs-progs (mkfs.btrfs): apt-get install -y btrfs-progs")
 	}
 	if _, err := os.Stat(filepath.Join(pglocal.DefaultBinDir, "pg_ctl")); err != nil {
-		t.Skip("needs postgresql-15 in " + pglocal.DefaultBinDir)
+		prereq.Missing(t, "needs postgresql-15 in %s: %v", pglocal.DefaultBinDir, err)
 	}
 	if _, err := pglocal.LookupOwner("postgres"); err != nil {
-		t.Skip("needs a postgres user")
+		prereq.Missing(t, "needs a postgres user: %v", err)
 	}
 }
 

@@ -113,7 +113,10 @@ func New(o Options) (*HeadNode, error) {
 	h := &HeadNode{o: o, log: o.Log, etcd: cli, members: map[string]member{}, agents: map[string]bool{},
 		powered: map[string]bool{}, setting: map[string]int{}, routed: map[string]map[string]bool{}, ready: make(chan struct{})}
 	if o.HAProxyDir != "" {
-		h.haproxy = haproxy.NewProcess(o.HAProxyBin, o.HAProxyDir, o.Log.With("component", "haproxy"))
+		if h.haproxy, err = haproxy.NewProcess(o.HAProxyBin, o.HAProxyDir, o.Log.With("component", "haproxy")); err != nil {
+			cli.Close()
+			return nil, fmt.Errorf("headnode: %w", err)
+		}
 	}
 	for _, m := range o.Members {
 		h.powered[m.Name] = true
@@ -165,7 +168,14 @@ func (h *HeadNode) haproxyConfig() haproxy.Config {
 		StatsPort: h.o.StatsPort, StatsSocket: h.statsSocket(), Timings: h.o.Timings}
 }
 
-func (h *HeadNode) statsSocket() string { return h.o.HAProxyDir + "/haproxy.sock" }
+// statsSocket is HAProxy's admin socket: in the data dir when the path
+// fits a unix socket, else in a short runtime directory (haproxy.SocketPlace).
+func (h *HeadNode) statsSocket() string {
+	if h.haproxy == nil {
+		return ""
+	}
+	return h.haproxy.Socket()
+}
 
 // StartHAProxy renders the configuration and starts HAProxy (or leaves it
 // running when the configuration did not change). Run calls it; calling it

@@ -104,8 +104,15 @@ type Rig struct {
 }
 
 // Docker connects to the Docker daemon and says in one line what is
-// missing when it cannot.
+// missing when it cannot; the daemon has 5 s to answer its ping.
 func Docker(ctx context.Context) (*testcontainers.DockerClient, error) {
+	return DockerWithin(ctx, 5*time.Second)
+}
+
+// DockerWithin is Docker with patience for the ping: a daemon that is
+// there but busy (a loaded machine) can take longer than 5 s to answer,
+// and a test must not mistake that for no daemon at all.
+func DockerWithin(ctx context.Context, patience time.Duration) (*testcontainers.DockerClient, error) {
 	if v := os.Getenv("TESTCONTAINERS_RYUK_DISABLED"); v != "true" {
 		return nil, errors.New("TESTCONTAINERS_RYUK_DISABLED must be exactly \"true\": the rig cleans up by label itself and no reaper image can be pulled")
 	}
@@ -113,11 +120,11 @@ func Docker(ctx context.Context) (*testcontainers.DockerClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: cannot connect to the Docker daemon (is it running, and may this user use /var/run/docker.sock?): %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker: the daemon does not answer (is it running, and may this user use /var/run/docker.sock?): %w", err)
+		return nil, fmt.Errorf("docker: the daemon does not answer within %s (is it running, and may this user use /var/run/docker.sock?): %w", patience, err)
 	}
 	return cli, nil
 }

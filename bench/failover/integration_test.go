@@ -10,25 +10,14 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/demo"
-	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/rig/rigtest"
 )
 
-// needRig skips unless Docker and the node image are there.
+// needRig stops the test unless Docker and the node image are there (a
+// failure under CI=true, a skip elsewhere and under -short).
 func needRig(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("the failover bench needs docker and the node image " + demo.DefaultImage + "; skipped with -short")
-	}
-	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Skipf("needs docker: %v", err)
-	}
-	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, demo.DefaultImage); err != nil {
-		t.Skipf("needs docker image %s (make image): %v", demo.DefaultImage, err)
-	}
+	rigtest.Require(t, demo.DefaultImage)
 }
 
 func testLog() *slog.Logger {

@@ -19,6 +19,7 @@ import (
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
+	"github.com/redswitch/redswitch/prereq"
 	"golang.org/x/sys/unix"
 )
 
@@ -316,14 +317,16 @@ func TestRunScale1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test; -short given")
 	}
+	// Root, btrfs-progs and PostgreSQL 15 are what scripts/install-deps.sh
+	// and CI provide: missing under CI=true, they fail the test.
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for the btrfs loop device and to run PostgreSQL as postgres")
+		prereq.Missing(t, "needs root for the btrfs loop device and to run PostgreSQL as postgres")
 	}
 	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
-		t.Skip("needs btrfs-progs (mkfs.btrfs)")
+		prereq.Missing(t, "needs btrfs-progs (mkfs.btrfs): apt-get install -y btrfs-progs")
 	}
 	if _, err := os.Stat(filepath.Join(pglocal.DefaultBinDir, "pgbench")); err != nil {
-		t.Skip("needs postgresql-15 with pgbench in " + pglocal.DefaultBinDir)
+		prereq.Missing(t, "needs postgresql-15 with pgbench in %s: %v", pglocal.DefaultBinDir, err)
 	}
 	out := t.TempDir()
 	for _, d := range []string{filepath.Dir(out), out} {

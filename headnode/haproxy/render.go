@@ -117,6 +117,11 @@ func (c *Config) validate() error {
 	if c.StatsSocket == "" {
 		return fmt.Errorf("stats socket path is required")
 	}
+	if len(c.StatsSocket) > MaxSocketPath {
+		// HAProxy's own check says only "too long" under -q; say it here.
+		return fmt.Errorf("stats socket path %s is %d bytes, over HAProxy's limit of %d for a unix socket (see SocketPlace)",
+			c.StatsSocket, len(c.StatsSocket), MaxSocketPath)
+	}
 	if err := c.Timings.Validate(); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/prereq"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -66,6 +67,8 @@ func TestRenderRejects(t *testing.T) {
 		{"bad address", func(c *Config) { c.Members[0].Address = "x" }, `member "n2": address "x"`},
 		{"bad name", func(c *Config) { c.Members[0].Name = "a b" }, `bad name "a b"`},
 		{"no socket", func(c *Config) { c.StatsSocket = "" }, "stats socket path is required"},
+		{"deep socket", func(c *Config) { c.StatsSocket = "/" + strings.Repeat("d", 90) + "/haproxy.sock" },
+			"is 104 bytes, over HAProxy's limit of 97 for a unix socket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +86,7 @@ func TestRenderRejects(t *testing.T) {
 func TestRenderAcceptedByHAProxy(t *testing.T) {
 	bin, err := lookHAProxy()
 	if err != nil {
-		t.Skip("haproxy is not installed (scripts/install-deps.sh installs it)")
+		prereq.Missing(t, "haproxy is not installed (scripts/install-deps.sh installs it): %v", err)
 	}
 	for _, profile := range []string{"aggressive", "default"} {
 		c := config(t, profile)
