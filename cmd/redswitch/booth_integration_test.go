@@ -28,6 +28,7 @@ import (
 	"github.com/redswitch/redswitch/prereq"
 	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/rig/rigtest"
 )
 
 // shippedBooth is the booth configuration we ship; the end-to-end test
@@ -382,19 +383,8 @@ type faultJSON struct {
 
 func requireBoothRig(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end booth test needs docker, the node image and haproxy; skipped with -short")
-	}
+	rigtest.Require(t, demo.DefaultImage)
 	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		prereq.Missing(t, "needs docker: %v", err)
-	}
-	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, demo.DefaultImage); err != nil {
-		prereq.Missing(t, "needs docker image %s (make image): %v", demo.DefaultImage, err)
-	}
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		prereq.Missing(t, "needs haproxy (scripts/install-deps.sh installs it): %v", err)
 	}
