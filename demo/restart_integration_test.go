@@ -10,16 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/rig"
+	"github.com/redswitch/redswitch/rig/rigtest"
 )
 
 // headProcess is `redswitch demo` run as a separate process, so the test
@@ -111,28 +109,6 @@ func journalLines(t *testing.T, path string) []string {
 	return lines
 }
 
-func rigContainers(t *testing.T, dataDir string) []string {
-	t.Helper()
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	f := client.Filters{}
-	f.Add("label", rig.LabelDataDir+"="+dataDir)
-	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range res.Items {
-		ids = append(ids, c.ID)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // TestHeadNodeCrashAndRestart kills the head node with SIGKILL after a
 // failover and starts it again on the same data dir: it adopts the running
 // nodes instead of starting a second cluster, the journal keeps every
@@ -162,7 +138,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 	first := startHeadProcess(t, bin, dataDir, ports)
 	defer first.cmd.Process.Kill()
 	st := first.waitHealthy(t, 3*time.Minute)
-	before := rigContainers(t, dataDir)
+	before := rigtest.Containers(t, rig.LabelDataDir, dataDir)
 	if len(before) != 3 {
 		t.Fatalf("%d containers before the crash, want 3", len(before))
 	}
@@ -201,7 +177,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 		case <-time.After(90 * time.Second):
 			_ = second.cmd.Process.Kill()
 		}
-		if left := rigContainers(t, dataDir); len(left) != 0 {
+		if left := rigtest.Containers(t, rig.LabelDataDir, dataDir); len(left) != 0 {
 			t.Errorf("%d containers left after the restarted head node stopped", len(left))
 		}
 	}()
@@ -218,7 +194,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	after := rigContainers(t, dataDir)
+	after := rigtest.Containers(t, rig.LabelDataDir, dataDir)
 	if strings.Join(after, ",") != strings.Join(before, ",") {
 		t.Errorf("containers changed across the restart:\nbefore %v\nafter  %v", before, after)
 	}

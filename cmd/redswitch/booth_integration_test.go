@@ -12,13 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/moby/moby/client"
 
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/boothcheck"
@@ -63,7 +60,7 @@ func TestBoothEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Errorf("booth down: %v\n%s", err, out)
 		}
-		if left := boothContainers(t, dir); len(left) != 0 {
+		if left := rigtest.Containers(t, rig.LabelDataDir, dir); len(left) != 0 {
 			t.Errorf("booth down left %d containers", len(left))
 		}
 	})
@@ -89,7 +86,7 @@ func TestBoothEndToEnd(t *testing.T) {
 
 	head := startBoothHead(t, bin, conf, env, dir)
 	st := waitBoothHealthy(t, api, 3*time.Minute)
-	containers := boothContainers(t, dir)
+	containers := rigtest.Containers(t, rig.LabelDataDir, dir)
 	if len(containers) != len(cfg.Nodes) {
 		t.Fatalf("%d node containers, want %d", len(containers), len(cfg.Nodes))
 	}
@@ -203,7 +200,7 @@ func TestBoothEndToEnd(t *testing.T) {
 		_ = head.Wait()
 		head = startBoothHead(t, bin, conf, env, dir)
 		waitBoothHealthy(t, api, 2*time.Minute)
-		if after := boothContainers(t, dir); strings.Join(after, ",") != strings.Join(containers, ",") {
+		if after := rigtest.Containers(t, rig.LabelDataDir, dir); strings.Join(after, ",") != strings.Join(containers, ",") {
 			t.Errorf("node containers changed across the restart: %v, were %v", after, containers)
 		}
 		if rate := probeRate(t, api, 2*time.Second); rate < 50 {
@@ -288,13 +285,13 @@ func TestBoothEndToEnd(t *testing.T) {
 		if err := api.SetPower(ctx, replica, false); err != nil {
 			t.Fatal(err)
 		}
-		if running := containerRunning(t, st.RigID+"-"+replica); running {
+		if running := rigtest.Running(t, st.RigID+"-"+replica); running {
 			t.Errorf("container of %s still running after its power was cut", replica)
 		}
 		if err := api.SetPower(ctx, replica, true); err != nil {
 			t.Fatal(err)
 		}
-		if !containerRunning(t, st.RigID+"-"+replica) {
+		if !rigtest.Running(t, st.RigID+"-"+replica) {
 			t.Errorf("container of %s not running after power on", replica)
 		}
 		waitBoothHealthy(t, api, 2*time.Minute)
@@ -600,42 +597,4 @@ func completeLines(t *testing.T, path string) []string {
 		lines = append(lines, sc.Text())
 	}
 	return lines
-}
-
-// boothContainers are the IDs of the rehearsal's node containers, sorted.
-func boothContainers(t *testing.T, dir string) []string {
-	t.Helper()
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	f := client.Filters{}
-	f.Add("label", rig.LabelDataDir+"="+dir)
-	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range res.Items {
-		ids = append(ids, c.ID)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func containerRunning(t *testing.T, name string) bool {
-	t.Helper()
-	ctx := context.Background()
-	cli, err := rig.Docker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	res, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Container.State != nil && res.Container.State.Running
 }
