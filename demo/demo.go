@@ -242,9 +242,16 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	// The agents accept the faults and soft power cuts of whoever holds
 	// this run's cluster token.
 	d.clusterToken = newToken()
+	// The nodes start only once etcd serves (StartNodes below): their
+	// names and addresses are known from the rig's plan, not its
+	// containers.
+	count := o.Nodes
+	if adopt {
+		count = state.Nodes
+	}
 	var members []headnode.Member
-	for _, n := range d.Rig.Nodes() {
-		members = append(members, headnode.Member{Name: n.Name, Address: n.Address})
+	for i := 1; i <= count; i++ {
+		members = append(members, headnode.Member{Name: rig.NodeName(i), Address: d.Rig.NodeAddress(i)})
 	}
 	var drv headnode.Power = d.Rig
 	if o.Power == PowerAgent {
@@ -258,7 +265,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		}
 		drv = power.NewAgent(agents)
 	}
-	sw, err := d.switches(ctx, adopt)
+	sw, err := d.switches(ctx, members, adopt)
 	if err != nil {
 		return d, err
 	}
@@ -319,9 +326,9 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 // switches is the virtual Failure Injection Unit: switch i powers node
 // ni, as on the booth. A node that is off when the rig is adopted keeps
 // its switch off.
-func (d *Demo) switches(ctx context.Context, adopted bool) (service.Switches, error) {
+func (d *Demo) switches(ctx context.Context, members []headnode.Member, adopted bool) (service.Switches, error) {
 	var cfg []fiu.SwitchConfig
-	for i, n := range d.Rig.Nodes() {
+	for i, n := range members {
 		cfg = append(cfg, fiu.SwitchConfig{ID: i + 1, Node: n.Name, Pin: i + 1, ActiveHigh: true})
 	}
 	virt, err := fiu.NewVirtual(cfg, nil)
@@ -329,7 +336,7 @@ func (d *Demo) switches(ctx context.Context, adopted bool) (service.Switches, er
 		return service.Switches{}, fmt.Errorf("demo: virtual switches: %w", err)
 	}
 	if adopted {
-		for i, n := range d.Rig.Nodes() {
+		for i, n := range members {
 			if on, err := d.Rig.Powered(ctx, n.Name); err == nil && !on {
 				_ = virt.Set(i+1, false)
 			}

@@ -84,7 +84,8 @@ func TestBoothEndToEnd(t *testing.T) {
 	api := &headnodeapi.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports["api"]), Token: boothOperatorToken,
 		HTTP: &http.Client{Timeout: 10 * time.Second}}
 
-	head := startBoothHead(t, bin, conf, env, dir)
+	top := t
+	head := startBoothHead(t, top, bin, conf, env, dir)
 	st := waitBoothHealthy(t, api, 3*time.Minute)
 	containers := rigtest.Containers(t, rig.LabelDataDir, dir)
 	if len(containers) != len(cfg.Nodes) {
@@ -198,7 +199,7 @@ func TestBoothEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = head.Wait()
-		head = startBoothHead(t, bin, conf, env, dir)
+		head = startBoothHead(t, top, bin, conf, env, dir)
 		waitBoothHealthy(t, api, 2*time.Minute)
 		if after := rigtest.Containers(t, rig.LabelDataDir, dir); strings.Join(after, ",") != strings.Join(containers, ",") {
 			t.Errorf("node containers changed across the restart: %v, were %v", after, containers)
@@ -273,7 +274,7 @@ func TestBoothEndToEnd(t *testing.T) {
 		if err := os.WriteFile(conf2, out, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		head = startBoothHead(t, bin, conf2, env, dir)
+		head = startBoothHead(t, top, bin, conf2, env, dir)
 		st2 := waitBoothHealthy(t, api, 2*time.Minute)
 		var replica string
 		for _, n := range st2.Nodes {
@@ -316,7 +317,7 @@ func TestBoothEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		env[0] = "REDSWITCH_CLUSTER_TOKEN=" + strings.TrimSpace(string(token))
-		head = startBoothHead(t, bin, conf, env, dir)
+		head = startBoothHead(t, top, bin, conf, env, dir)
 		waitBoothHealthy(t, api, 3*time.Minute)
 		if fo := failovers(t, api); len(fo) != 0 {
 			t.Errorf("a new rehearsal starts with %d failovers of the old one", len(fo))
@@ -410,7 +411,9 @@ func freePort(t *testing.T) int {
 
 // startBoothHead runs `redswitch headnode --config conf` as its own
 // process, so the test can kill it like a crash; its log goes to dir.
-func startBoothHead(t *testing.T, bin, conf string, env []string, dir string) *exec.Cmd {
+// The process outlives the (sub)test t that starts it: owner, the whole
+// test, ends it and shows its log if owner failed.
+func startBoothHead(t, owner testing.TB, bin, conf string, env []string, dir string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "headnode", "--config", conf)
 	cmd.Env = append(os.Environ(), env...)
@@ -422,18 +425,18 @@ func startBoothHead(t *testing.T, bin, conf string, env []string, dir string) *e
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
 		logf.Close()
-		if t.Failed() {
+		if owner.Failed() {
 			b, _ := os.ReadFile(logf.Name())
 			if len(b) > 6000 {
 				b = b[len(b)-6000:]
 			}
-			t.Logf("head node log %s (tail):\n%s", logf.Name(), b)
+			owner.Logf("head node log %s (tail):\n%s", logf.Name(), b)
 		}
 	})
 	return cmd

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -160,8 +161,17 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Scope == "" || o.DataDir == "" || o.Power == nil || len(o.Members) == 0 {
-		return nil, errors.New("headnode: scope, data dir, power driver and members are required")
+	var missing []string
+	for _, m := range []struct {
+		name string
+		gone bool
+	}{{"scope", o.Scope == ""}, {"data dir", o.DataDir == ""}, {"power driver", o.Power == nil}, {"members", len(o.Members) == 0}} {
+		if m.gone {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("headnode: %s required", strings.Join(missing, ", "))
 	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
@@ -298,9 +308,12 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 		})
 	}
 	s.group.run("api", func(ctx context.Context) error {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("api: %w", err)
 		}
+		// Close shut the server down before it stops the group: that is
+		// the end of the API, not a failure of it.
+		<-ctx.Done()
 		return nil
 	})
 	return s, nil
