@@ -1,7 +1,6 @@
 package agentapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // Routes of the agent API.
@@ -176,16 +177,11 @@ func ValidBlockName(name string) error {
 
 // decode reads exactly one JSON object with no unknown fields.
 func decode(r io.Reader, v any, what string) error {
-	dec := json.NewDecoder(io.LimitReader(r, MaxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonapi.DecodeStrict(r, MaxBody, v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: empty body: want a JSON object", what)
 		}
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%s: trailing data after the JSON object", what)
 	}
 	return nil
 }

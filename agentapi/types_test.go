@@ -23,6 +23,7 @@ func TestDecodeBlockRequest(t *testing.T) {
 		{"bad port", `{"peers":[{"address":"10.0.0.1","port":70000}]}`, "peers[0].port"},
 		{"unknown field", `{"peers":[{"address":"10.0.0.1"}],"chain":"INPUT"}`, "chain"},
 		{"trailing", `{"peers":[{"address":"10.0.0.1"}]}x`, "trailing"},
+		{"stray bracket", `{"peers":[{"address":"10.0.0.1"}]}]`, "trailing"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := DecodeBlockRequest(strings.NewReader(c.body))

@@ -1,11 +1,12 @@
 package faults
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // Kind names a kind of fault. The names are the scenario language's.
@@ -70,16 +71,11 @@ const maxBody = 16 << 10
 // trailing data are errors) and checks it against the kinds.
 func DecodeRequest(r io.Reader, kinds []Injector) (Request, error) {
 	var req Request
-	dec := json.NewDecoder(io.LimitReader(r, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := jsonapi.DecodeStrict(r, maxBody, &req); err != nil {
 		if errors.Is(err, io.EOF) {
 			return req, bad(`body: empty: want {"kind": "...", "target": "..."}`)
 		}
 		return req, bad("body: %v", err)
-	}
-	if dec.More() {
-		return req, bad("body: trailing data after the JSON object")
 	}
 	return req, req.Validate(kinds)
 }

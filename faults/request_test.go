@@ -22,6 +22,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"not json", `kind=freeze`, Request{}, "body"},
 		{"unknown field", `{"kind":"freeze","target":"n1","force":true}`, Request{}, "force"},
 		{"trailing", `{"kind":"freeze","target":"n1"} {}`, Request{}, "trailing"},
+		{"stray brace", `{"kind":"freeze","target":"n1"}}`, Request{}, "trailing"},
 		{"unknown kind", `{"kind":"meltdown","target":"n1"}`, Request{}, `kind "meltdown": unknown`},
 		{"missing target", `{"kind":"pg_crash"}`, Request{}, "target: required"},
 		{"etcd for node kind", `{"kind":"pg_crash","target":"etcd"}`, Request{}, "cannot target etcd"},
