@@ -20,6 +20,11 @@
 // A segment is synced before the next one is created, so only the newest
 // can have a torn tail.
 //
+// Fail closed: the first failed write or fsync is sticky (ErrFailed). Linux
+// reports a failed writeback once and then clears it, so the journal never
+// trusts a later fsync and refuses every later Append instead of recording
+// events over a hole; Err reports it for the head node's state.
+//
 // Reading back on Open tolerates what a crash leaves behind: a torn or
 // unparsable last line of the newest segment is reported, saved next to it
 // in "<segment>.torn" and cut off so appending continues on a clean line; an

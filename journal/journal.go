@@ -20,6 +20,13 @@ var ErrClosed = errors.New("journal: closed")
 // ErrInUse is a journal another writer has open.
 var ErrInUse = errors.New("open in another writer")
 
+// ErrFailed marks the sticky error of a journal whose write or fsync
+// failed: from then on every Append returns it. Linux reports a failed
+// writeback to one fsync and then clears the error, so a later fsync that
+// "succeeds" proves nothing about what was lost; a journal that went on
+// appending would record events over a hole.
+var ErrFailed = errors.New("journal failed")
+
 // DefaultSyncInterval is how often the background flusher fsyncs.
 const DefaultSyncInterval = 100 * time.Millisecond
 
@@ -31,6 +38,13 @@ const DefaultSegmentSize = 64 << 20
 // of the head node's machine.
 func DefaultSyncKinds() []Kind {
 	return []Kind{KindPower, KindFaultInject, KindFaultRecover, KindLeader, KindRole, KindSwitch}
+}
+
+// WriteSyncer is what the journal writes a segment through: its *os.File,
+// or a test's wrapper around it (Options.WrapFile).
+type WriteSyncer interface {
+	io.Writer
+	Sync() error
 }
 
 // Options tune a Journal. The zero value is usable.
@@ -55,6 +69,10 @@ type Options struct {
 	// (<data-dir>/journal.jsonl). When it exists and the directory has
 	// no segments yet, Open moves it in as segment 000001.
 	Legacy string
+	// WrapFile, when set, wraps each segment's file for writing and
+	// syncing. Only tests set it, to inject failed or slow writes and
+	// fsyncs.
+	WrapFile func(WriteSyncer) WriteSyncer
 }
 
 // segment is the open newest segment, or a retired one waiting to be
@@ -62,6 +80,7 @@ type Options struct {
 type segment struct {
 	segmentRef
 	f *os.File
+	w WriteSyncer // f, or Options.WrapFile(f)
 	// day is the UTC day of its first record, set once it has one.
 	day    int64
 	hasDay bool
@@ -75,6 +94,7 @@ type Journal struct {
 	now       func() time.Time
 	syncKinds map[Kind]bool
 	segSize   int64
+	wrap      func(WriteSyncer) WriteSyncer
 	lock      *os.File
 
 	mu     sync.Mutex
@@ -82,6 +102,7 @@ type Journal struct {
 	size   int64 // of cur
 	seq    uint64
 	closed bool
+	failed error
 	subs   map[*subscription]struct{}
 	// retired segments were synced when the next one started; they are
 	// closed by the next syncUpTo, where no fsync can still be using them.
@@ -127,6 +148,9 @@ func Open(dir string, log *slog.Logger, opts Options) (*Journal, []Event, error)
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = DefaultSegmentSize
 	}
+	if opts.WrapFile == nil {
+		opts.WrapFile = func(w WriteSyncer) WriteSyncer { return w }
+	}
 	if err := os.Mkdir(dir, 0o755); err == nil {
 		// Make the new directory entry durable too, not only the data.
 		if err := syncDir(filepath.Dir(dir)); err != nil {
@@ -151,6 +175,7 @@ func Open(dir string, log *slog.Logger, opts Options) (*Journal, []Event, error)
 		now:       opts.Now,
 		syncKinds: map[Kind]bool{},
 		segSize:   opts.SegmentSize,
+		wrap:      opts.WrapFile,
 		lock:      lock,
 		subs:      map[*subscription]struct{}{},
 		stop:      make(chan struct{}),
@@ -239,7 +264,7 @@ func (j *Journal) recover(legacy string) ([]Event, error) {
 			f.Close()
 			return nil, fmt.Errorf("journal: sync %s: %w", ref.path, err)
 		}
-		s := &segment{segmentRef: ref, f: f}
+		s := &segment{segmentRef: ref, f: f, w: j.wrap(f)}
 		if len(c.Events) > 0 {
 			s.day, s.hasDay = utcDay(c.Events[0].At), true
 		} else if c.Valid > 0 {
@@ -262,7 +287,7 @@ func (j *Journal) create(n uint64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("new segment %s: sync directory: %w", path, err)
 	}
-	return &segment{segmentRef: segmentRef{n: n, path: path}, f: f}, nil
+	return &segment{segmentRef: segmentRef{n: n, path: path}, f: f, w: j.wrap(f)}, nil
 }
 
 // cutTail saves the bytes [from, to) to path+".torn" so nothing recorded is
@@ -305,10 +330,19 @@ func (j *Journal) LastSeq() uint64 {
 	return j.seq
 }
 
+// Err returns the sticky error (wrapping ErrFailed) once a write or fsync
+// failed, nil while the journal is healthy.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
+}
+
 // Append assigns e the next sequence number (and the journal clock's time if
 // e.At is zero), writes it as one line and returns it as recorded. Kinds in
 // Options.SyncKinds are fsynced before Append returns; others within
-// Options.SyncInterval.
+// Options.SyncInterval. Once a write or fsync failed, Append fails with
+// the sticky error (see ErrFailed).
 func (j *Journal) Append(e Event) (Event, error) {
 	e, err := j.write(e)
 	if err != nil {
@@ -336,6 +370,9 @@ func (j *Journal) write(e Event) (Event, error) {
 	if j.closed {
 		return e, ErrClosed
 	}
+	if j.failed != nil {
+		return e, j.failed
+	}
 	e.Seq = j.seq + 1
 	if e.At.IsZero() {
 		e.At = j.clock.Now()
@@ -348,12 +385,15 @@ func (j *Journal) write(e Event) (Event, error) {
 	day := utcDay(j.now())
 	if j.size > 0 && (j.size+int64(len(line)) > j.segSize || j.cur.day != day) {
 		if err := j.rotate(); err != nil {
-			return e, fmt.Errorf("journal: %w", err)
+			return e, j.fail(err)
 		}
 	}
 	// One write per line: a crash of this process cannot leave half a
 	// record that a later append would glue onto.
-	n, err := j.cur.f.Write(line)
+	n, err := j.cur.w.Write(line)
+	if err == nil && n != len(line) {
+		err = io.ErrShortWrite
+	}
 	if err != nil {
 		if n > 0 {
 			// Take back the partial line so the file ends on a record.
@@ -361,7 +401,7 @@ func (j *Journal) write(e Event) (Event, error) {
 				err = errors.Join(err, fmt.Errorf("cut partial line: %w", terr))
 			}
 		}
-		return e, fmt.Errorf("journal: write %s: %w", j.cur.path, err)
+		return e, j.fail(fmt.Errorf("write %s: %w", j.cur.path, err))
 	}
 	if !j.cur.hasDay {
 		j.cur.day, j.cur.hasDay = day, true
@@ -392,7 +432,7 @@ func (j *Journal) waitDurable(e Event) error {
 // and a torn tail possible only in the newest.
 func (j *Journal) rotate() error {
 	old := j.cur
-	if err := old.f.Sync(); err != nil {
+	if err := old.w.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", old.path, err)
 	}
 	s, err := j.create(old.n + 1)
@@ -405,13 +445,29 @@ func (j *Journal) rotate() error {
 	return nil
 }
 
+// fail makes err the journal's sticky error, logs it once and returns
+// it. It runs under j.mu.
+func (j *Journal) fail(err error) error {
+	if j.failed == nil {
+		j.failed = fmt.Errorf("%w: %w", ErrFailed, err)
+		j.log.Error("journal: failed, refusing every later append", "err", err)
+	}
+	return j.failed
+}
+
 // syncUpTo fsyncs unless a sync that started after seq was written already
 // finished: concurrent callers share one fsync (group commit). It runs
-// outside j.mu so appends do not wait for the disk.
+// outside j.mu so appends do not wait for the disk. After a failure it
+// never syncs again: the error is sticky.
 func (j *Journal) syncUpTo(seq uint64) error {
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
 	j.mu.Lock()
+	if j.failed != nil {
+		err := j.failed
+		j.mu.Unlock()
+		return err
+	}
 	if j.synced >= seq || j.fileClosed {
 		j.mu.Unlock()
 		return nil
@@ -424,8 +480,10 @@ func (j *Journal) syncUpTo(seq uint64) error {
 			j.log.Warn("journal: close older segment", "path", r.path, "err", err)
 		}
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("journal: sync %s: %w", s.path, err)
+	if err := s.w.Sync(); err != nil {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.fail(fmt.Errorf("sync %s: %w", s.path, err))
 	}
 	j.synced = cur
 	return nil
@@ -440,9 +498,8 @@ func (j *Journal) flusher(every time.Duration) {
 		case <-j.stop:
 			return
 		case <-t.C:
-			if err := j.syncUpTo(j.LastSeq()); err != nil {
-				j.log.Error("journal: background sync failed", "err", err)
-			}
+			// A failure is logged once by fail and shown by Err.
+			_ = j.syncUpTo(j.LastSeq())
 		}
 	}
 }
@@ -476,7 +533,8 @@ func (j *Journal) Subscribe(buf int) (<-chan Event, func()) {
 func (j *Journal) Dropped() uint64 { return j.dropped.Load() }
 
 // Close syncs and closes the journal, releases its lock and ends all
-// subscriptions. Later appends fail with ErrClosed.
+// subscriptions. Later appends fail with ErrClosed. A journal that failed
+// returns its sticky error.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	if j.closed {

@@ -216,7 +216,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	s.History = headnode.NewEventLog(s.Journal, history)
 	s.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Endpoints,
-		Power: o.Power, Journal: s.History, Clock: s.Clock.Now,
+		Power: o.Power, Journal: s.History, JournalErr: s.Journal.Err, Clock: s.Clock.Now,
 		HAProxyDir: o.DataDir, HAProxyBind: o.HAProxyBind,
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		OperatorToken: o.OperatorToken, Log: log.With("component", "headnode"),
