@@ -116,7 +116,7 @@ func TestFailClosed(t *testing.T) {
 			}
 			// The disk "works" again: the journal must not believe it.
 			flt.set(func(f *faults) { f.failWrite, f.halfWrite, f.failSync = false, false, false })
-			for _, app := range []func(Event) (Event, error){j.Append, j.AppendSync} {
+			for _, app := range []func(Event) (Event, error){j.Append, j.AppendSync, j.Write} {
 				if _, err := app(Event{Kind: KindPower, Detail: "later"}); !errors.Is(err, ErrFailed) || !errors.Is(err, errInjected) {
 					t.Errorf("append after the failure = %v, want the sticky error", err)
 				}

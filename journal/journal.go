@@ -344,24 +344,29 @@ func (j *Journal) Err() error {
 // Options.SyncInterval. Once a write or fsync failed, Append fails with
 // the sticky error (see ErrFailed).
 func (j *Journal) Append(e Event) (Event, error) {
-	e, err := j.write(e)
+	e, err := j.Write(e)
 	if err != nil {
 		return e, err
 	}
-	return e, j.waitDurable(e)
+	return e, j.WaitDurable(e)
 }
 
 // AppendSync is Append followed by an fsync, whatever the kind.
 func (j *Journal) AppendSync(e Event) (Event, error) {
-	e, err := j.write(e)
+	e, err := j.Write(e)
 	if err != nil {
 		return e, err
 	}
 	return e, j.syncUpTo(e.Seq)
 }
 
-// write numbers e and writes its line, without waiting for the disk.
-func (j *Journal) write(e Event) (Event, error) {
+// Write is the first half of Append, for a caller that keeps its own
+// order under its own lock and must not hold that lock across an fsync:
+// it numbers e and writes its line (after which a crash of the process
+// can no longer lose it) but does not wait for an fsync, except the one
+// that closes a full segment when a new one starts. WaitDurable(e) is the
+// second half.
+func (j *Journal) Write(e Event) (Event, error) {
 	if e.Kind == "" {
 		return e, errors.New("journal: append: event without kind")
 	}
@@ -418,8 +423,10 @@ func (j *Journal) write(e Event) (Event, error) {
 	return e, nil
 }
 
-// waitDurable syncs e if its kind is synced before Append returns.
-func (j *Journal) waitDurable(e Event) error {
+// WaitDurable returns once e, as returned by Write, is as durable as
+// Append would have left it: at once for kinds the flusher syncs, after
+// an fsync for Options.SyncKinds. Concurrent waiters share one fsync.
+func (j *Journal) WaitDurable(e Event) error {
 	if !j.syncKinds[e.Kind] {
 		return nil
 	}

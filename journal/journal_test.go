@@ -288,6 +288,21 @@ func TestSyncPolicy(t *testing.T) {
 		{"power is synced at once", func() error { _, err := j.Append(Event{Kind: KindPower}); return err }, true},
 		{"probe ack waits", func() error { _, err := j.Append(Event{Kind: KindProbeAck}); return err }, false},
 		{"AppendSync syncs any kind", func() error { _, err := j.AppendSync(Event{Kind: KindProbeAck}); return err }, true},
+		{"Write of a power event does not sync", func() error { _, err := j.Write(Event{Kind: KindPower}); return err }, false},
+		{"WaitDurable of a mark does not sync", func() error {
+			e, err := j.Write(Event{Kind: KindMark})
+			if err != nil {
+				return err
+			}
+			return j.WaitDurable(e)
+		}, false},
+		{"WaitDurable of a power event syncs", func() error {
+			e, err := j.Write(Event{Kind: KindPower})
+			if err != nil {
+				return err
+			}
+			return j.WaitDurable(e)
+		}, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
