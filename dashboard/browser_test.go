@@ -352,6 +352,16 @@ func TestBrowserDashboard(t *testing.T) {
 	shot("desktop-1920x1080-failover.png", 1920, 1080, false)
 	shot("phone-390x844.png", 390, 844, true)
 
+	// A failed journal records nothing more: the banner says so until the
+	// error is gone (a restart).
+	v3 := v2
+	v3.JournalError = "journal failed: sync /data/journal/000003.jsonl: input/output error"
+	must(t, hub.SetView(v3))
+	wait("the journal banner", `!document.getElementById("journal-error").hidden && document.getElementById("journal-error").textContent.includes("input/output error")`)
+	shot("desktop-1920x1080-journal-failed.png", 1920, 1080, false)
+	must(t, hub.SetView(v2))
+	wait("the banner gone", `document.getElementById("journal-error").hidden`)
+
 	// Operator: a wrong token is refused, the right one unlocks the power
 	// buttons, and the API's error reaches the screen.
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Click("#op-toggle"),

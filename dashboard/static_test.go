@@ -90,6 +90,8 @@ func TestStaticOperatorControls(t *testing.T) {
 		{"lists forks", js, `api("GET", "/api/v1/forks")`},
 		{"destroys a fork", js, "act(\"DELETE\", `/api/v1/forks/${encodeURIComponent(f.name)}`"},
 		{"sends the token", js, "Authorization: `Bearer ${state.token}`"},
+		{"journal failure banner", html, `<p class="warning alarm" id="journal-error" role="alert" hidden>`},
+		{"shows the journal failure", js, `renderJournal(v.journal_error || "")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,9 @@ type View struct {
 	Probe     Probe      `json:"probe"`
 	Failovers []Failover `json:"failovers"`
 	Reference Reference  `json:"reference"`
+	// JournalError is set once the head node's journal failed: the page
+	// shows it in a banner, since nothing is recorded any more.
+	JournalError string `json:"journal_error,omitempty"`
 }
 
 // Cluster names the Patroni cluster, its leader and its timings.

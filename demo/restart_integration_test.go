@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/headnodeapi"
+	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/rig"
 	"github.com/redswitch/redswitch/rig/rigtest"
 )
@@ -93,18 +93,22 @@ func (p *headProcess) waitHealthy(t *testing.T, within time.Duration) headnodeap
 	}
 }
 
-func journalLines(t *testing.T, path string) []string {
+// journalLines reads the journal's complete records from every segment,
+// oldest first (a line still being written is not yet a record), each
+// re-encoded so records compare as strings across a crash.
+func journalLines(t *testing.T, dir string) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	events, err := journal.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+	lines := make([]string, len(events))
+	for i, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = string(b)
 	}
 	return lines
 }
@@ -159,7 +163,7 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 		fo = first.failovers(t)
 	}
 	time.Sleep(1500 * time.Millisecond) // let some more acks reach the journal
-	linesBefore := journalLines(t, filepath.Join(dataDir, "journal.jsonl"))
+	linesBefore := journalLines(t, filepath.Join(dataDir, "journal"))
 
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -198,13 +202,13 @@ func TestHeadNodeCrashAndRestart(t *testing.T) {
 	if strings.Join(after, ",") != strings.Join(before, ",") {
 		t.Errorf("containers changed across the restart:\nbefore %v\nafter  %v", before, after)
 	}
-	linesAfter := journalLines(t, filepath.Join(dataDir, "journal.jsonl"))
+	linesAfter := journalLines(t, filepath.Join(dataDir, "journal"))
 	if len(linesAfter) < len(linesBefore) {
-		t.Fatalf("journal shrank from %d to %d lines", len(linesBefore), len(linesAfter))
+		t.Fatalf("journal shrank from %d to %d records", len(linesBefore), len(linesAfter))
 	}
 	for i := range linesBefore {
 		if linesAfter[i] != linesBefore[i] {
-			t.Fatalf("journal line %d changed across the crash:\n%s\n%s", i+1, linesBefore[i], linesAfter[i])
+			t.Fatalf("journal record %d changed across the crash:\n%s\n%s", i+1, linesBefore[i], linesAfter[i])
 		}
 	}
 	deadline = time.Now().Add(10 * time.Second)

@@ -14,7 +14,7 @@ type EventLog struct {
 	j  *journal.Journal
 	mu sync.Mutex
 	ev []journal.Event
-	// listeners get every event after it is recorded, in order.
+	// listeners get every event once it is written, in order.
 	listeners []func(journal.Event)
 }
 
@@ -23,20 +23,27 @@ func NewEventLog(j *journal.Journal, history []journal.Event) *EventLog {
 	return &EventLog{j: j, ev: append([]journal.Event(nil), history...)}
 }
 
-// Append records e durably, then in memory, then tells the listeners.
+// Append records e: it writes it to the journal, keeps it in memory and
+// tells the listeners, all in sequence order, then waits until it is as
+// durable as its kind asks (journal.Journal.Append's guarantee). An
+// event whose fsync failed stays in memory, since it was written; the
+// journal refuses everything after it and the state says so.
 func (l *EventLog) Append(e journal.Event) (journal.Event, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	// Held across the journal append so memory and file keep one order.
-	e, err := l.j.Append(e)
+	// Held for the write, not the fsync: memory, file and listeners keep
+	// one order, and an unsynced probe ack does not wait behind a power
+	// or role event's fsync at failover time.
+	e, err := l.j.Write(e)
 	if err != nil {
+		l.mu.Unlock()
 		return e, err
 	}
 	l.ev = append(l.ev, e)
 	for _, f := range l.listeners {
 		f(e)
 	}
-	return e, nil
+	l.mu.Unlock()
+	return e, l.j.WaitDurable(e)
 }
 
 // Events returns every event recorded so far, including those read back

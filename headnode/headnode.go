@@ -54,6 +54,9 @@ type Options struct {
 	Power Power
 	// Journal receives every event.
 	Journal Recorder
+	// JournalErr reports the journal's sticky failure for the state
+	// (journal.Journal.Err); nil when nobody can tell.
+	JournalErr func() error
 	// Clock timestamps events; one monotonic base for the whole run.
 	Clock func() time.Time
 	// HAProxy settings; HAProxy is not run when HAProxyDir is empty.
@@ -574,6 +577,12 @@ var ErrUnknownNode = errors.New("unknown node")
 
 // State returns the current state of the cluster.
 func (h *HeadNode) State() headnodeapi.State {
+	var journalErr string
+	if h.o.JournalErr != nil {
+		if err := h.o.JournalErr(); err != nil {
+			journalErr = err.Error()
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	names := make([]string, 0, len(h.o.Members))
@@ -614,6 +623,8 @@ func (h *HeadNode) State() headnodeapi.State {
 		Timings:   effective(h.o.Timings, h.config, version, h.leaseTTL),
 		Etcd:      h.o.Etcd,
 		UpdatedAt: h.o.Clock(),
+		// Read before h.mu: the journal's lock is not taken under ours.
+		JournalError: journalErr,
 	}
 	if h.o.PrimaryPort != 0 {
 		st.DSN = fmt.Sprintf("postgres://%s:%s@%s:%d/postgres", h.o.DBUser, h.o.DBPassword, h.o.HAProxyBind, h.o.PrimaryPort)

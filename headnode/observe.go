@@ -146,8 +146,9 @@ func (ob *Observer) view(rep analysis.Report) dashboard.View {
 			Name: st.Timings.Requested.Name, TTL: st.Timings.Requested.TTL, LoopWait: st.Timings.Requested.LoopWait,
 			RetryTimeout: st.Timings.Requested.RetryTimeout, EffectiveTTL: st.Timings.TTL,
 			EffectiveRetryTimeout: st.Timings.RetryTimeout, PatroniVersion: st.Timings.PatroniVersion}},
-		Reference: dashboard.DefaultReference(),
-		Failovers: []dashboard.Failover{},
+		Reference:    dashboard.DefaultReference(),
+		Failovers:    []dashboard.Failover{},
+		JournalError: st.JournalError,
 	}
 	switches := map[string]*dashboard.Switch{}
 	if ob.o.Switches != nil {

@@ -66,6 +66,10 @@ type State struct {
 	DSN        string    `json:"dsn"`
 	ReplicaDSN string    `json:"replica_dsn"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// JournalError is set once a write or fsync of the journal failed
+	// ("journal failed: ..."): nothing more is recorded until the head
+	// node restarts.
+	JournalError string `json:"journal_error,omitempty"`
 }
 
 // Failover is one failover as GET /api/v1/failovers reports it.

@@ -28,10 +28,14 @@ func detailFor(seq uint64) string {
 	return strings.Repeat(strconv.FormatUint(seq%10, 10), n)
 }
 
+// crashSegmentSize makes segments of a few records, so that kills also
+// land around the start of a new segment.
+const crashSegmentSize = 1 << 20
+
 // crashWriter runs in the re-executed test binary: it appends until killed
 // and reports every acknowledged seq on stdout.
-func crashWriter(path string) {
-	j, _, err := Open(path, nil, Options{})
+func crashWriter(dir string) {
+	j, _, err := Open(dir, nil, Options{SegmentSize: crashSegmentSize})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -56,7 +60,7 @@ func TestKill9MidAppend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary; skipped in -short")
 	}
-	path := filepath.Join(t.TempDir(), "j.jsonl")
+	path := filepath.Join(t.TempDir(), "journal")
 	torn := 0
 	var acked uint64
 	for round := range 4 {
@@ -94,15 +98,15 @@ func TestKill9MidAppend(t *testing.T) {
 		}
 
 		var logs bytes.Buffer
-		j, events, err := Open(path, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
+		j, events, err := Open(path, slog.New(slog.NewTextHandler(&logs, nil)), Options{SegmentSize: crashSegmentSize})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(logs.String(), "torn last line") {
 			torn++
 		}
-		if strings.Contains(logs.String(), "invalid line") {
-			t.Errorf("round %d: invalid line in the middle after a kill:\n%s", round, logs.String())
+		if strings.Contains(logs.String(), "invalid line") || strings.Contains(logs.String(), "older segment") {
+			t.Errorf("round %d: damage before the newest segment's tail after a kill:\n%s", round, logs.String())
 		}
 		if uint64(len(events)) < acked {
 			t.Fatalf("round %d: %d records survive, %d were acknowledged", round, len(events), acked)
@@ -116,5 +120,12 @@ func TestKill9MidAppend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("4 kills, %d left a torn last line, %d records acknowledged", torn, acked)
+	segs, err := listSegments(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) < 2 {
+		t.Errorf("%d segments: the kills never crossed a new segment", len(segs))
+	}
+	t.Logf("4 kills, %d left a torn last line, %d records acknowledged in %d segments", torn, acked, len(segs))
 }

@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +11,10 @@ import (
 	"testing"
 	"time"
 )
+
+// day0 is the day of the records line writes: a journal opened with it
+// as its Now keeps appending to the segment those records are in.
+func day0() time.Time { return time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC) }
 
 func line(seq uint64, kind Kind) string {
 	return fmt.Sprintf(`{"seq":%d,"at":"2025-01-01T00:00:00Z","kind":%q}`, seq, kind) + "\n"
@@ -23,7 +26,7 @@ func TestOpenReadsBack(t *testing.T) {
 		name     string
 		content  string
 		wantSeqs []uint64
-		// wantWarn are substrings of the log, e.g. "journal.jsonl:4".
+		// wantWarn are substrings of the log, e.g. "000001.jsonl:4".
 		wantWarn []string
 		// wantFile is the file after Open; "" means unchanged.
 		wantFile string
@@ -35,7 +38,7 @@ func TestOpenReadsBack(t *testing.T) {
 			name:     "torn last line without newline",
 			content:  good + `{"seq":4,"at":"2025-01-01T00:00:00Z","ki`,
 			wantSeqs: []uint64{1, 2, 3},
-			wantWarn: []string{"journal.jsonl:4", "torn"},
+			wantWarn: []string{"000001.jsonl:4", "torn"},
 			wantFile: good,
 			wantTorn: `{"seq":4,"at":"2025-01-01T00:00:00Z","ki` + "\n",
 		},
@@ -43,7 +46,7 @@ func TestOpenReadsBack(t *testing.T) {
 			name:     "complete but unparsable last line",
 			content:  good + "\x00\x00\x00\n",
 			wantSeqs: []uint64{1, 2, 3},
-			wantWarn: []string{"journal.jsonl:4", "torn"},
+			wantWarn: []string{"000001.jsonl:4", "torn"},
 			wantFile: good,
 			wantTorn: "\x00\x00\x00\n\n",
 		},
@@ -51,7 +54,7 @@ func TestOpenReadsBack(t *testing.T) {
 			name:     "valid record without newline is still torn",
 			content:  good + strings.TrimSuffix(line(4, KindMark), "\n"),
 			wantSeqs: []uint64{1, 2, 3},
-			wantWarn: []string{"journal.jsonl:4"},
+			wantWarn: []string{"000001.jsonl:4"},
 			wantFile: good,
 			wantTorn: line(4, KindMark),
 		},
@@ -59,32 +62,36 @@ func TestOpenReadsBack(t *testing.T) {
 			name:     "invalid middle line is skipped and kept",
 			content:  line(1, KindMark) + "garbage\n" + line(3, KindMark),
 			wantSeqs: []uint64{1, 3},
-			wantWarn: []string{"journal.jsonl:2", "invalid line"},
+			wantWarn: []string{"000001.jsonl:2", "invalid line"},
 		},
 		{
 			name:     "record without kind in the middle",
 			content:  line(1, KindMark) + `{"seq":2}` + "\n" + line(3, KindMark),
 			wantSeqs: []uint64{1, 3},
-			wantWarn: []string{"journal.jsonl:2", "without kind"},
+			wantWarn: []string{"000001.jsonl:2", "without kind"},
 		},
 		{
 			name:     "invalid middle and torn last",
 			content:  line(1, KindMark) + "{}\n" + line(3, KindMark) + `{"se`,
 			wantSeqs: []uint64{1, 3},
-			wantWarn: []string{"journal.jsonl:2", "journal.jsonl:4"},
+			wantWarn: []string{"000001.jsonl:2", "000001.jsonl:4"},
 			wantFile: line(1, KindMark) + "{}\n" + line(3, KindMark),
 			wantTorn: `{"se` + "\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "journal.jsonl")
+			dir := filepath.Join(t.TempDir(), "journal")
+			path := filepath.Join(dir, "000001.jsonl")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			j, events, err := Open(path, log, Options{})
+			j, events, err := Open(dir, log, Options{Now: day0})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -132,7 +139,7 @@ func TestOpenReadsBack(t *testing.T) {
 			}
 			// A second open finds no torn line any more.
 			logs.Reset()
-			j2, events2, err := Open(path, log, Options{})
+			j2, events2, err := Open(dir, log, Options{Now: day0})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,15 +154,44 @@ func TestOpenReadsBack(t *testing.T) {
 	}
 }
 
-func TestOpenMissingDirectory(t *testing.T) {
-	_, _, err := Open(filepath.Join(t.TempDir(), "no", "such", "j.jsonl"), nil, Options{})
-	if err == nil || !strings.Contains(err.Error(), "journal: open") {
-		t.Fatalf("err = %v, want a journal: open error", err)
+func TestOpenRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		dir     func(t *testing.T) string
+		wantErr string
+	}{
+		{
+			name:    "missing parent directory",
+			dir:     func(t *testing.T) string { return filepath.Join(t.TempDir(), "no", "such", "journal") },
+			wantErr: "journal: open",
+		},
+		{
+			name: "a file where the directory belongs",
+			dir: func(t *testing.T) string {
+				p := filepath.Join(t.TempDir(), "journal.jsonl")
+				if err := os.WriteFile(p, []byte(line(1, KindMark)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+			wantErr: "is a file, not a journal directory",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _, err := Open(tt.dir(t), nil, Options{})
+			if err == nil {
+				j.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
 func TestReopenContinuesSeq(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j.jsonl")
+	path := filepath.Join(t.TempDir(), "journal")
 	for round := range 3 {
 		j, events, err := Open(path, nil, Options{})
 		if err != nil {
@@ -180,8 +216,18 @@ func TestReopenContinuesSeq(t *testing.T) {
 }
 
 func TestConcurrentAppends(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j.jsonl")
-	j, _, err := Open(path, nil, Options{SyncInterval: time.Millisecond})
+	for _, segSize := range []int64{0, 4 << 10} {
+		t.Run(fmt.Sprintf("segment size %d", segSize), func(t *testing.T) {
+			concurrentAppends(t, Options{SyncInterval: time.Millisecond, SegmentSize: segSize})
+		})
+	}
+}
+
+// concurrentAppends races writers, forced fsyncs, the flusher and (with a
+// small segment size) new segments, then checks the order on disk.
+func concurrentAppends(t *testing.T, opts Options) {
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _, err := Open(path, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +251,7 @@ func TestConcurrentAppends(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	j2, events, err := Open(path, nil, Options{})
+	j2, events, err := Open(path, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +267,7 @@ func TestConcurrentAppends(t *testing.T) {
 }
 
 func TestSyncPolicy(t *testing.T) {
-	j, _, err := Open(filepath.Join(t.TempDir(), "j.jsonl"), nil, Options{SyncInterval: time.Hour})
+	j, _, err := Open(filepath.Join(t.TempDir(), "journal"), nil, Options{SyncInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +277,7 @@ func TestSyncPolicy(t *testing.T) {
 		defer j.syncMu.Unlock()
 		j.mu.Lock()
 		defer j.mu.Unlock()
-		return j.synced, j.gen
+		return j.synced, j.seq
 	}
 	steps := []struct {
 		name       string
@@ -242,6 +288,21 @@ func TestSyncPolicy(t *testing.T) {
 		{"power is synced at once", func() error { _, err := j.Append(Event{Kind: KindPower}); return err }, true},
 		{"probe ack waits", func() error { _, err := j.Append(Event{Kind: KindProbeAck}); return err }, false},
 		{"AppendSync syncs any kind", func() error { _, err := j.AppendSync(Event{Kind: KindProbeAck}); return err }, true},
+		{"Write of a power event does not sync", func() error { _, err := j.Write(Event{Kind: KindPower}); return err }, false},
+		{"WaitDurable of a mark does not sync", func() error {
+			e, err := j.Write(Event{Kind: KindMark})
+			if err != nil {
+				return err
+			}
+			return j.WaitDurable(e)
+		}, false},
+		{"WaitDurable of a power event syncs", func() error {
+			e, err := j.Write(Event{Kind: KindPower})
+			if err != nil {
+				return err
+			}
+			return j.WaitDurable(e)
+		}, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -257,7 +318,7 @@ func TestSyncPolicy(t *testing.T) {
 }
 
 func TestBackgroundFlusher(t *testing.T) {
-	j, _, err := Open(filepath.Join(t.TempDir(), "j.jsonl"), nil, Options{SyncInterval: 5 * time.Millisecond})
+	j, _, err := Open(filepath.Join(t.TempDir(), "journal"), nil, Options{SyncInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +342,7 @@ func TestBackgroundFlusher(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
-	j, _, err := Open(filepath.Join(t.TempDir(), "j.jsonl"), nil, Options{})
+	j, _, err := Open(filepath.Join(t.TempDir(), "journal"), nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,23 +400,4 @@ func TestClock(t *testing.T) {
 	if d := b.Round(0).Sub(a.Round(0)); d < 2*time.Millisecond {
 		t.Errorf("wall difference %v, want >= 2ms", d)
 	}
-}
-
-func TestOneWriter(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.jsonl")
-	j, _, err := Open(path, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Open(path, nil, Options{}); !errors.Is(err, ErrInUse) {
-		t.Fatalf("second Open = %v, want ErrInUse", err)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	j2, _, err := Open(path, nil, Options{})
-	if err != nil {
-		t.Fatalf("Open after Close: %v", err)
-	}
-	j2.Close()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,8 +192,8 @@ func TestBoothEndToEnd(t *testing.T) {
 	t.Run("head node SIGKILL and restart", func(t *testing.T) {
 		fo := failovers(t, api)
 		time.Sleep(time.Second) // more acknowledgements into the journal
-		path := filepath.Join(cfg.DataDir, "journal.jsonl")
-		before := completeLines(t, path)
+		path := filepath.Join(cfg.DataDir, "journal")
+		_, before := journalRecords(t, path)
 		if err := head.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +206,7 @@ func TestBoothEndToEnd(t *testing.T) {
 		if rate := probeRate(t, api, 2*time.Second); rate < 50 {
 			t.Errorf("probe rate after the restart %.1f commits/s", rate)
 		}
-		after := completeLines(t, path)
+		events, after := journalRecords(t, path)
 		if len(after) < len(before) {
 			t.Fatalf("journal shrank from %d to %d records", len(before), len(after))
 		}
@@ -219,14 +218,6 @@ func TestBoothEndToEnd(t *testing.T) {
 		fo2 := failovers(t, api)
 		if len(fo2) < len(fo) || len(fo) == 0 || fo2[0].StartedAt != fo[0].StartedAt {
 			t.Errorf("failovers after the restart %d (first %+v), before %d", len(fo2), fo2, len(fo))
-		}
-		var events []journal.Event
-		for _, l := range after {
-			var e journal.Event
-			if err := json.Unmarshal([]byte(l), &e); err != nil {
-				t.Fatalf("journal record %q: %v", l, err)
-			}
-			events = append(events, e)
 		}
 		acked := probe.AckedRanges(events)
 		var n uint64
@@ -580,24 +571,22 @@ func waitFailover(t *testing.T, api *headnodeapi.Client, n int, within time.Dura
 	}
 }
 
-// completeLines are the journal's newline-terminated records: a line
-// still being written is not yet a record.
-func completeLines(t *testing.T, path string) []string {
+// journalRecords reads the journal's complete records from every segment,
+// oldest first (a line still being written is not yet a record), each
+// also re-encoded so records compare as strings across a crash.
+func journalRecords(t *testing.T, dir string) ([]journal.Event, []string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	events, err := journal.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := strings.LastIndexByte(string(b), '\n'); i >= 0 {
-		b = b[:i+1]
-	} else {
-		b = nil
+	lines := make([]string, len(events))
+	for i, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = string(b)
 	}
-	var lines []string
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return lines
+	return events, lines
 }

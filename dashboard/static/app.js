@@ -87,6 +87,7 @@
   function renderView(v) {
     state.view = v;
     renderCluster(v.cluster || {});
+    renderJournal(v.journal_error || "");
     renderNodes(v.nodes || []);
     renderLast(v.failovers || [], v.probe || {});
     renderHistory(v.failovers || [], v.reference || {});
@@ -114,6 +115,13 @@
       warn.textContent = `Patroni ${t.patroni_version || ""} runs with ttl ${t.effective_ttl} s and retry_timeout ` +
         `${t.effective_retry_timeout} s, not the requested ${t.ttl}/${t.retry_timeout}: failovers will be slower.`;
     }
+  }
+
+  // A failed journal records nothing more: say so until a restart.
+  function renderJournal(err) {
+    const b = $("journal-error");
+    b.hidden = !err;
+    b.textContent = err ? `${err}. Nothing more is recorded: free or fix the disk, then restart the head node.` : "";
   }
 
   const cards = new Map(); // node name -> {col, parts}

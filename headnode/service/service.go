@@ -44,8 +44,8 @@ type Options struct {
 	Scope   string
 	Timings cluster.Timings
 	Members []headnode.Member
-	// DataDir keeps the journal, HAProxy's configuration and the embedded
-	// etcd's data (etcd/).
+	// DataDir keeps the journal (journal/), HAProxy's configuration and
+	// the embedded etcd's data (etcd/).
 	DataDir string
 
 	// EtcdEndpoints, when set, is an external etcd cluster; otherwise an
@@ -216,14 +216,17 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	}
 	s.Clock = journal.NewClock()
 	var history []journal.Event
-	s.Journal, history, err = journal.Open(filepath.Join(o.DataDir, "journal.jsonl"), log, journal.Options{Clock: s.Clock})
+	// <data-dir>/journal/ holds the segments; a journal.jsonl of an
+	// earlier version moves in as the first one.
+	s.Journal, history, err = journal.Open(filepath.Join(o.DataDir, "journal"), log,
+		journal.Options{Clock: s.Clock, Legacy: filepath.Join(o.DataDir, "journal.jsonl")})
 	if err != nil {
 		return s, fmt.Errorf("headnode: %w", err)
 	}
 	s.History = headnode.NewEventLog(s.Journal, history)
 	s.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Endpoints,
-		Power: o.Power, Journal: s.History, Clock: s.Clock.Now,
+		Power: o.Power, Journal: s.History, JournalErr: s.Journal.Err, Clock: s.Clock.Now,
 		HAProxyDir: o.DataDir, HAProxyBind: o.HAProxyBind,
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		OperatorToken: o.OperatorToken, Log: log.With("component", "headnode"),
