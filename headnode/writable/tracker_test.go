@@ -156,6 +156,7 @@ func TestNodeDSN(t *testing.T) {
 		{"IPv6 node", "postgres://u:p@x/db", "fd00::2", 0, "postgres://u:p@[fd00::2]:5432/db", ""},
 		{"not a URL, password not echoed", "postgres://u:se cret@%zz/db", "10.0.0.2", 0, "", "not a valid URL"},
 		{"not postgres", "mysql://u:secret@x/db", "10.0.0.2", 0, "", "want a postgres:// URL"},
+		{"key=value, password not echoed", "host=x password=secret", "10.0.0.2", 0, "", "want a postgres:// URL"},
 		{"no address", "postgres://u:p@x/db", "", 0, "", "no address"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

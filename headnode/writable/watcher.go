@@ -148,7 +148,8 @@ func NodeDSN(template, address string, port int) (string, error) {
 		return "", fmt.Errorf("DSN: not a valid URL: %w", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return "", fmt.Errorf("DSN %q: want a postgres:// URL", u.Redacted())
+		// Not quoted: a key=value DSN would show its password.
+		return "", errors.New("DSN: want a postgres:// URL")
 	}
 	u.Host = net.JoinHostPort(address, strconv.Itoa(port))
 	// A host= parameter would override the URL's host in pgx.
