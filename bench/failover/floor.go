@@ -3,7 +3,6 @@ package failover
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -106,22 +105,23 @@ func meanMax(c, lo, hi float64) float64 {
 	return (c*(c-lo) + (hi*hi-c*c)/2) / (hi - lo)
 }
 
-var (
-	downinterRe = regexp.MustCompile(`\bdowninter (\d+)ms\b`)
-	riseRe      = regexp.MustCompile(`\brise (\d+)\b`)
-)
-
 // checksOf reads HAProxy's downinter and rise from a profile's recorded
 // default-server line; zero when unknown.
 func checksOf(s Settings) (time.Duration, int) {
 	var down time.Duration
 	rise := 0
-	if m := downinterRe.FindStringSubmatch(s.HAProxyServer); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		down = time.Duration(n) * time.Millisecond
-	}
-	if m := riseRe.FindStringSubmatch(s.HAProxyServer); m != nil {
-		rise, _ = strconv.Atoi(m[1])
+	f := strings.Fields(s.HAProxyServer)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "downinter":
+			if n, err := strconv.Atoi(strings.TrimSuffix(f[i+1], "ms")); err == nil && strings.HasSuffix(f[i+1], "ms") {
+				down = time.Duration(n) * time.Millisecond
+			}
+		case "rise":
+			if n, err := strconv.Atoi(f[i+1]); err == nil {
+				rise = n
+			}
+		}
 	}
 	return down, rise
 }

@@ -62,6 +62,7 @@ func TestChecksOf(t *testing.T) {
 	}{
 		{"default-server inter 1000ms fastinter 100ms downinter 100ms fall 1 rise 1 on-marked-down shutdown-sessions", 100 * time.Millisecond, 1},
 		{"default-server inter 3000ms fastinter 1000ms downinter 1000ms fall 3 rise 2", time.Second, 2},
+		{"default-server downinter 2s rise 3", 0, 3}, // the renderer writes milliseconds; anything else is unknown
 		{"", 0, 0},
 	} {
 		t.Run(tt.line, func(t *testing.T) {
