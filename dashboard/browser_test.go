@@ -315,6 +315,10 @@ func TestBrowserDashboard(t *testing.T) {
 	if got := eval(`String(document.querySelectorAll("#phases span").length) + "/" + document.querySelectorAll("#history tbody tr").length`); got != "3/1" {
 		t.Fatalf("phase segments/history rows = %s, want 3/1", got)
 	}
+	// Patroni's role publication is told apart, after the first commit.
+	if got := eval(`document.getElementById("phase-note").textContent`); got != "writable → first commit (the rig's own share): 20 ms · Patroni published the role +1.2 s after the first commit" {
+		t.Fatalf("phase note = %q", got)
+	}
 	if got := eval(`document.getElementById("log").textContent`); !strings.Contains(got, "n1 rejoined after pg_rewind") {
 		t.Fatalf("event log = %q", got)
 	}

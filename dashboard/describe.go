@@ -129,6 +129,13 @@ func describe(e journal.Event) (text, kind string, ok bool) {
 			return node + ": " + d, LineInfo, true
 		}
 
+	case journal.KindWritable:
+		text = node + "'s PostgreSQL accepts writes"
+		if d := clean(e.Detail); d != "" {
+			text += " (" + d + ")"
+		}
+		return text, LineRecover, true
+
 	case journal.KindMark:
 		d := clean(e.Detail)
 		if d == "" {

@@ -95,9 +95,17 @@ type Failover struct {
 	OldPrimary  string  `json:"old_primary"`
 	NewPrimary  string  `json:"new_primary"`
 	Cause       string  `json:"cause"`
-	// Phases are in order; each OffsetS is when the phase ended, in seconds
-	// after StartedAt. The page draws segments between consecutive offsets.
+	// Phases are in time order up to the first commit; each OffsetS is
+	// when the phase ended, in seconds after StartedAt. The page draws
+	// segments between consecutive offsets.
 	Phases []Phase `json:"phases"`
+	// RolePublishedS is when Patroni published the new primary's role
+	// (the `promoted` phase), shown apart from the bar: it usually comes
+	// after the first commit and delays nothing.
+	RolePublishedS *float64 `json:"role_published_s,omitempty"`
+	// RigShareS is first commit − writable: what the rig adds once the new
+	// primary's PostgreSQL takes writes.
+	RigShareS *float64 `json:"rig_share_s,omitempty"`
 }
 
 // Phase is one step of a failover, e.g. "lease expiry", "promotion", "routing".

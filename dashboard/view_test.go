@@ -16,6 +16,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func i64(n int64) *int64 { return &n }
 
+func f64(x float64) *float64 { return &x }
+
 // sampleView is a three-node cluster after one failover: n1 lost its power,
 // n2 took over.
 func sampleView(at time.Time) View {
@@ -31,7 +33,8 @@ func sampleView(at time.Time) View {
 		Failovers: []Failover{{
 			ID: "f1", StartedAt: at.Add(-90 * time.Second), DurationS: 5.2, LostCommits: 0,
 			OldPrimary: "n1", NewPrimary: "n2", Cause: "power cut on n1 (switch 1)",
-			Phases: []Phase{{"lease expiry", 4.6}, {"promotion", 4.9}, {"routing", 5.2}},
+			Phases:         []Phase{{"leader_expired", 4.6}, {"writable", 5.18}, {"first_commit", 5.2}},
+			RolePublishedS: f64(6.4), RigShareS: f64(0.02),
 		}},
 		Reference: DefaultReference(),
 	}

@@ -73,7 +73,8 @@ type Options struct {
 	VolumeSize int64
 	// Power is how a node's power is cut: PowerContainer (default) kills
 	// its container, PowerAgent asks its agent for a soft cut, as on a
-	// machine with neither relay nor container.
+	// machine with neither relay nor container, PowerPaired offers both,
+	// chosen before each cut through Demo.PowerChoice.
 	Power string
 	// Mount adds routes (dashboard, probe, metrics) to the API server.
 	Mount func(mux *http.ServeMux, d *Demo)
@@ -88,6 +89,9 @@ const DefaultVolumeSize = 2 << 30
 const (
 	PowerContainer = "container"
 	PowerAgent     = "agent"
+	// PowerPaired cuts with either, PowerContainer until told otherwise:
+	// a bench compares silent and soft cuts on one cluster.
+	PowerPaired = "paired"
 )
 
 // Demo is a running rig: the node containers and the head node service
@@ -101,6 +105,9 @@ type Demo struct {
 	Replicas string
 	// Virtual flips the virtual Failure Injection Unit's switches.
 	Virtual *fiu.Virtual
+	// PowerChoice picks the driver of the next cut (PowerContainer or
+	// PowerAgent); nil unless Options.Power is PowerPaired.
+	PowerChoice *power.Choice
 
 	// clusterToken is what the node agents accept from this run.
 	clusterToken string
@@ -167,9 +174,9 @@ func (o *Options) defaults() error {
 	switch o.Power {
 	case "":
 		o.Power = PowerContainer
-	case PowerContainer, PowerAgent:
+	case PowerContainer, PowerAgent, PowerPaired:
 	default:
-		return fmt.Errorf("demo: power %q: want %s or %s", o.Power, PowerContainer, PowerAgent)
+		return fmt.Errorf("demo: power %q: want %s, %s or %s", o.Power, PowerContainer, PowerAgent, PowerPaired)
 	}
 	return nil
 }
@@ -254,7 +261,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		members = append(members, headnode.Member{Name: rig.NodeName(i), Address: d.Rig.NodeAddress(i)})
 	}
 	var drv headnode.Power = d.Rig
-	if o.Power == PowerAgent {
+	if o.Power == PowerAgent || o.Power == PowerPaired {
 		agents := map[string]power.AgentClient{}
 		for _, m := range members {
 			// Polled every second: a node that does not answer must not
@@ -264,6 +271,14 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 			}
 		}
 		drv = power.NewAgent(agents)
+		if o.Power == PowerPaired {
+			d.PowerChoice, err = power.NewChoice([]string{PowerContainer, PowerAgent},
+				map[string]power.Driver{PowerContainer: d.Rig, PowerAgent: drv})
+			if err != nil {
+				return d, fmt.Errorf("demo: %w", err)
+			}
+			drv = d.PowerChoice
+		}
 	}
 	sw, err := d.switches(ctx, members, adopt)
 	if err != nil {

@@ -279,7 +279,17 @@ func TestProbeMeasuresFailover(t *testing.T) {
 		t.Errorf("timeline %d → %d did not advance", f.OldTimeline, f.NewTimeline)
 	}
 	// The phases that happen in a fixed order must be recorded in it.
+	// writable (the head node's own poll of the new primary) may come a
+	// poll after the first commit, so it is checked against the new leader.
 	order := []string{"leader_expired", "new_leader", "first_commit"}
+	if w, ok := phaseAt(f.Phases, analysis.PhaseWritable); !ok {
+		t.Errorf("phase writable not observed: %+v", f.Phases)
+	} else if nl, ok := phaseAt(f.Phases, analysis.PhaseNewLeader); ok && w < nl {
+		t.Errorf("writable at %.2f s before the new leader at %.2f s", w, nl)
+	}
+	if f.RigShare == nil || *f.RigShare < -50*time.Millisecond || *f.RigShare > time.Second {
+		t.Errorf("rig share (first commit − writable) %v, want between −50 ms and 1 s", f.RigShare)
+	}
 	at := map[string]float64{}
 	for _, p := range f.Phases {
 		at[p.Name] = p.Seconds
@@ -314,4 +324,14 @@ func TestProbeMeasuresFailover(t *testing.T) {
 	for _, p := range compareOutage(f.Outage, ops, 100*time.Millisecond) {
 		t.Error(p)
 	}
+}
+
+// phaseAt is the offset of the named phase.
+func phaseAt(ps []analysis.Phase, name string) (float64, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p.Seconds, true
+		}
+	}
+	return 0, false
 }

@@ -1,9 +1,11 @@
 package headnode
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -134,6 +136,10 @@ func Failovers(rep analysis.Report) []headnodeapi.Failover {
 		for _, p := range f.Phases {
 			fj.Phases = append(fj.Phases, headnodeapi.Phase{Name: p.Name, OffsetS: p.Seconds})
 		}
+		if f.RigShare != nil {
+			s := f.RigShare.Seconds()
+			fj.RigShareS = &s
+		}
 		out = append(out, fj)
 	}
 	return out
@@ -162,10 +168,8 @@ func (ob *Observer) view(rep analysis.Report) dashboard.View {
 	}
 	for _, f := range Failovers(rep) {
 		df := dashboard.Failover{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.DurationS, LostCommits: f.LostCommits,
-			OldPrimary: f.OldPrimary, NewPrimary: f.NewPrimary, Cause: f.Cause}
-		for _, p := range f.Phases {
-			df.Phases = append(df.Phases, dashboard.Phase{Name: p.Name, OffsetS: p.OffsetS})
-		}
+			OldPrimary: f.OldPrimary, NewPrimary: f.NewPrimary, Cause: f.Cause, RigShareS: f.RigShareS}
+		df.Phases, df.RolePublishedS = barPhases(f)
 		v.Failovers = append(v.Failovers, df)
 	}
 	if ob.o.Probe != nil {
@@ -174,6 +178,26 @@ func (ob *Observer) view(rep analysis.Report) dashboard.View {
 			OutageSince: ps.OutageSince, Acks: ps.Acks, Errors: ps.Errors}
 	}
 	return v
+}
+
+// barPhases are the phases the dashboard stacks in its bar: in time order
+// and up to the first commit, without Patroni's role publication
+// (`promoted`), which comes about a second after the first commit and
+// delayed nothing; its offset is returned apart.
+func barPhases(f headnodeapi.Failover) (bar []dashboard.Phase, published *float64) {
+	for _, p := range f.Phases {
+		if p.Name == analysis.PhasePromoted {
+			s := p.OffsetS
+			published = &s
+			continue
+		}
+		if p.OffsetS > f.DurationS {
+			continue
+		}
+		bar = append(bar, dashboard.Phase{Name: p.Name, OffsetS: p.OffsetS})
+	}
+	slices.SortStableFunc(bar, func(a, b dashboard.Phase) int { return cmp.Compare(a.OffsetS, b.OffsetS) })
+	return bar, published
 }
 
 // ProbeJSON is the answer of GET /api/v1/probe.

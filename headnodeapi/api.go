@@ -84,7 +84,14 @@ type Failover struct {
 	OldTimeline int       `json:"old_timeline,omitempty"`
 	NewTimeline int       `json:"new_timeline,omitempty"`
 	Cause       string    `json:"cause"`
-	Phases      []Phase   `json:"phases"`
+	// Phases are in time order; `writable` is the new primary's
+	// PostgreSQL leaving recovery, seen directly, and `promoted` Patroni
+	// publishing its role, usually after first_commit.
+	Phases []Phase `json:"phases"`
+	// RigShareS is first_commit − writable: what the rig (HAProxy, the
+	// probe) adds once the new primary takes writes; absent without a
+	// writable phase.
+	RigShareS *float64 `json:"rig_share_s,omitempty"`
 }
 
 // Phase is a phase's offset in seconds from the start of the failover.

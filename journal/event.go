@@ -63,6 +63,15 @@ const (
 // recovery had left pending, healed after its power returned.
 const SourcePowerOn = "power-on"
 
+// KindWritable is Node's PostgreSQL accepting writes, seen by the head
+// node polling pg_is_in_recovery() on it directly (headnode/writable),
+// apart from Patroni. At and SentAt are the send time of the first poll
+// that saw it out of recovery, LastAt when that answer arrived; FirstAt
+// is the send time of the poll before (in recovery, or a failed attempt),
+// so the switch happened between FirstAt and LastAt. Detail says what the
+// node was before: in recovery, or unknown after a reconnect.
+const KindWritable Kind = "writable"
+
 // Event is one record of the journal. Fields that a kind does not use stay
 // empty and are omitted from the JSON line.
 type Event struct {

@@ -125,11 +125,18 @@ func judgeFailover(events []journal.Event, disruptAt time.Time, within time.Dura
 			}
 			detail += "; phases: " + strings.Join(ps, ", ")
 		}
+		if f.RigShare != nil {
+			detail += fmt.Sprintf("; rig share (writable → first commit) %.3fs", f.RigShare.Seconds())
+		}
 		v := verdict{OK: within <= 0 || took <= within, Detail: detail}
 		if !v.OK {
 			v.Detail += fmt.Sprintf(" (bound %s)", within)
 		}
-		return v.with("failover_s", took.Seconds())
+		v = v.with("failover_s", took.Seconds())
+		if f.RigShare != nil {
+			v = v.with("rig_share_s", f.RigShare.Seconds())
+		}
+		return v
 	}
 	d := fmt.Sprintf("no failover found after the disruption at %s", disruptAt.Format("15:04:05.000"))
 	if o := analysis.Outages(events, 0); len(o) > 0 && o[len(o)-1].Open {

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,35 @@ func TestJudgeFailover(t *testing.T) {
 			}
 			if tt.seconds < 0 && got >= 0 {
 				t.Errorf("failover_s measured (%v) without a failover", got)
+			}
+		})
+	}
+}
+
+// TestJudgeFailoverRigShare: with the new primary's writable event the
+// verdict names the rig's share and measures it; without, neither.
+func TestJudgeFailoverRigShare(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		h     *history
+		share float64 // -1: none
+	}{
+		{"writable seen", failedOver().add(15.18, journal.Event{Kind: journal.KindWritable, Node: "n2"}), 0.02},
+		{"no watcher", failedOver(), -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := judgeFailover(tt.h.ev, at(10), 10*time.Second)
+			got := -1.0
+			for _, m := range v.Measures {
+				if m.Name == "rig_share_s" {
+					got = m.Value
+				}
+			}
+			if math.Abs(got-tt.share) > 1e-6 {
+				t.Errorf("rig_share_s = %v, want %v", got, tt.share)
+			}
+			if named := strings.Contains(v.Detail, "rig share (writable → first commit) 0.020s"); named != (tt.share >= 0) {
+				t.Errorf("detail %q: rig share named %v, want %v", v.Detail, named, tt.share >= 0)
 			}
 		})
 	}

@@ -5,7 +5,10 @@
 // and the lost commits from the head node's event history, with the same
 // analysis the dashboard uses. Each victim is powered on and has rejoined
 // before the next cut; the first cut of each cluster is a warm-up and is
-// not counted. `bench boot` times cold starts the same way.
+// not counted. A paired run (Options.Paired) alternates those silent cuts
+// with the agent's soft cuts on the same cluster. The report sets each
+// profile's measurement next to a model of its floor (FloorModel). `bench
+// boot` times cold starts the same way.
 //
 // Outputs in Options.Out: results.json, report.md, failover-cdf.{png,svg},
 // failover-phases.{png,svg}, the rendered haproxy-PROFILE.cfg and, per
@@ -59,6 +62,11 @@ type Options struct {
 	// Settle is how long the cluster must be healthy and committing before
 	// a cut; default 2 s.
 	Settle time.Duration
+	// Paired alternates silent cuts (the container's SIGKILL) and soft
+	// cuts (the agent's) on one cluster, so both are measured in the same
+	// machine state: odd trials and the warm-up cut silently, even ones
+	// softly. Without it every cut is silent.
+	Paired bool
 	// Progress receives the progress bar (a terminal); nil for none.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -179,9 +187,13 @@ func mergeVersions(a, b Versions) Versions {
 
 // startCluster brings up a rig for profile and waits until it is healthy.
 func startCluster(ctx context.Context, o Options, t cluster.Timings, dir string, withProbe bool) (*demo.Demo, error) {
+	pw := demo.PowerContainer
+	if o.Paired {
+		pw = demo.PowerPaired
+	}
 	d, err := demo.Start(ctx, demo.Options{Nodes: o.Nodes, Timings: t, SynchronousMode: o.Sync, Image: o.Image,
 		Probe: withProbe, ProbeInterval: o.ProbeInterval, DataDir: dir, Listen: "127.0.0.1:0", Ephemeral: true,
-		Log: o.Log.With("profile", t.Name)})
+		Power: pw, Log: o.Log.With("profile", t.Name)})
 	if err != nil {
 		return nil, err
 	}
@@ -345,9 +357,15 @@ func runTrial(ctx context.Context, o Options, d *demo.Demo, t cluster.Timings, n
 		return tr, err
 	}
 	tr.Victim = victim
+	tr.Cut = cutFor(o.Paired, n)
+	if o.Paired {
+		if err := d.PowerChoice.Use(powerFor(tr.Cut)); err != nil {
+			return tr, err
+		}
+	}
 	rewindsBefore := countRewinds(ctx, d, victim)
 	tr.Load1 = load1()
-	bar.status(note + ": power cut " + victim)
+	bar.status(note + ": " + tr.Cut + " power cut " + victim)
 	tr.cutAt = d.Clock.Now()
 	if err := d.Head.SetPower(ctx, victim, false, "bench"); err != nil {
 		return tr, err
@@ -411,6 +429,23 @@ func waitFailover(ctx context.Context, d *demo.Demo, victim string, cutAt time.T
 	}
 }
 
+// cutFor is how trial n cuts: silently, or in a paired run softly on
+// even trials, so the two kinds alternate in one machine state.
+func cutFor(paired bool, n int) string {
+	if paired && n > 0 && n%2 == 0 {
+		return CutSoft
+	}
+	return CutSilent
+}
+
+// powerFor is the demo's power driver of a kind of cut.
+func powerFor(cut string) string {
+	if cut == CutSoft {
+		return demo.PowerAgent
+	}
+	return demo.PowerContainer
+}
+
 func causedBy(f analysis.Failover, victim string) bool {
 	first, _, _ := strings.Cut(f.Cause, ";")
 	return first == "power off "+victim || strings.HasPrefix(first, "power off "+victim+" (")
@@ -427,6 +462,10 @@ func fill(tr *Trial, f analysis.Failover, events []journal.Event) {
 		}
 	}
 	tr.Phases[analysis.PhaseFirstCommit] = tr.FailoverS
+	if f.RigShare != nil {
+		v := round3(f.RigShare.Seconds())
+		tr.RigShareS = &v
+	}
 	// An error event is a run of ErrorCount failures that ends before the
 	// next ack, so it lies wholly in the outage or outside it; the run's
 	// first failure is journaled first, at its own time, so the first

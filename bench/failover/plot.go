@@ -102,12 +102,15 @@ func save(p *plot.Plot, paths []string) error {
 	return nil
 }
 
-// segments are the consecutive steps of a failover shown as stacked bars.
+// segments are the consecutive steps of a failover shown as stacked bars:
+// the lease, the leader race, the promotion, and the rig's own share
+// (HAProxy's routing overlaps the promotion). Patroni's role publication
+// comes after the first commit and is not a step.
 var segments = []struct{ from, to, label string }{
 	{"", analysis.PhaseLeaderExpired, "cut → leader key expired"},
 	{analysis.PhaseLeaderExpired, analysis.PhaseNewLeader, "→ new leader (race)"},
-	{analysis.PhaseNewLeader, analysis.PhaseHAProxyUp, "→ HAProxy routes to it"},
-	{analysis.PhaseHAProxyUp, analysis.PhaseFirstCommit, "→ first commit"},
+	{analysis.PhaseNewLeader, analysis.PhaseWritable, "→ PostgreSQL writable"},
+	{analysis.PhaseWritable, analysis.PhaseFirstCommit, "→ first commit (rig)"},
 }
 
 // SegmentDurations splits a trial's failover into the segments' durations.

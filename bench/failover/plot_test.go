@@ -14,9 +14,10 @@ func TestSegmentDurations(t *testing.T) {
 		tr   Trial
 		want []float64
 	}{
-		{"all phases", Trial{FailoverS: 8.4, Phases: map[string]float64{"leader_expired": 4.8, "new_leader": 7, "haproxy_up": 7.2}}, []float64{4.8, 2.2, 0.2, 1.2}},
-		{"missing new leader", Trial{FailoverS: 8, Phases: map[string]float64{"leader_expired": 5, "haproxy_up": 7}}, []float64{5, 0, 2, 1}},
-		{"out of order", Trial{FailoverS: 8, Phases: map[string]float64{"leader_expired": 5, "new_leader": 4, "haproxy_up": 9}}, []float64{5, 0, 3, 0}},
+		{"all phases", Trial{FailoverS: 7.05, Phases: map[string]float64{"leader_expired": 4.75, "new_leader": 6.85, "haproxy_up": 6.9, "writable": 7.03, "promoted": 8.3}}, []float64{4.75, 2.1, 0.18, 0.02}},
+		{"missing new leader", Trial{FailoverS: 8, Phases: map[string]float64{"leader_expired": 5, "writable": 7}}, []float64{5, 0, 2, 1}},
+		{"no writable phase (older results): the rest is the last segment", Trial{FailoverS: 8, Phases: map[string]float64{"leader_expired": 5, "new_leader": 7, "haproxy_up": 7.2}}, []float64{5, 2, 0, 1}},
+		{"out of order", Trial{FailoverS: 8, Phases: map[string]float64{"leader_expired": 5, "new_leader": 4, "writable": 9}}, []float64{5, 0, 3, 0}},
 		{"none", Trial{FailoverS: 3}, []float64{0, 0, 0, 3}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,11 +68,21 @@ func orUnknown(s string) string {
 
 func escape(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
 
+// stackedPhases are the report's phase columns in time order up to the
+// first commit; Patroni's role publication (promoted) is shown apart.
+var stackedPhases = []string{analysis.PhaseHAProxyDown, analysis.PhaseLeaderExpired, analysis.PhaseNewLeader,
+	analysis.PhaseHAProxyUp, analysis.PhaseWritable, analysis.PhaseFirstCommit}
+
+// phaseGaps are the steps the phase table spells out: the race, the
+// promotion, and the rig's own share.
+var phaseGaps = [][2]string{{analysis.PhaseLeaderExpired, analysis.PhaseNewLeader},
+	{analysis.PhaseNewLeader, analysis.PhaseWritable}, {analysis.PhaseWritable, analysis.PhaseFirstCommit}}
+
 // RenderReport renders report.md of `bench failover`.
 func RenderReport(r Results) string {
 	var b strings.Builder
 	b.WriteString("# Failover benchmark\n\n")
-	b.WriteString("Each trial cuts the power of the primary of a containerized Patroni cluster (SIGKILL of the node's container: all its processes at one instant, so the node answers nothing afterwards) and measures, from the cut, until the commit probe writing through HAProxy has its first acknowledged commit again. The victim is then powered on and must have rejoined (every member running, every replica streaming) before the next cut. The first cut of each cluster is a warm-up and is not counted.\n\n")
+	b.WriteString("Each trial cuts the power of the primary of a containerized Patroni cluster and measures, from the cut, until the commit probe writing through HAProxy has its first acknowledged commit again. A silent cut is a SIGKILL of the node's container: all its processes at one instant, so the node answers nothing afterwards, as after a pulled plug. A soft cut (paired runs alternate them with silent ones on the same cluster) is the node agent's: every Patroni and PostgreSQL process stopped at once while the node's kernel still refuses connections. The victim is then powered on and must have rejoined (every member running, every replica streaming) before the next cut. The first cut of each cluster is a warm-up and is not counted.\n\n")
 	writeMachine(&b, r.Machine, r.Versions)
 	profiles := profilesOf(r.Trials, r.Settings)
 
@@ -82,41 +93,57 @@ func RenderReport(r Results) string {
 		s := r.Summary[p]
 		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |\n",
 			p, s.N, s.P50, s.P95, s.Max, s.Mean, s.Min, s.LostCommits, s.Failed, orUnknown(references[p]))
+		if !mixed(r.Trials, p) {
+			continue
+		}
+		for _, g := range groupsOf(r.Trials, []string{p}) {
+			var ts []Trial
+			for _, t := range r.Trials {
+				if t.Profile == p && cutOf(t) == g.cut {
+					ts = append(ts, t)
+				}
+			}
+			s := SummarizeTrials(ts)[p]
+			fmt.Fprintf(&b, "| %s, %s cuts | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | |\n",
+				p, g.cut, s.N, s.P50, s.P95, s.Max, s.Mean, s.Min, s.LostCommits, s.Failed)
+		}
 	}
 	b.WriteString("\n")
 
+	writeFloor(&b, r)
+
 	b.WriteString("## Phases, median over the counted trials (seconds from the cut)\n\n")
-	b.WriteString("| profile |")
-	for _, ph := range knownPhases {
+	b.WriteString("| profile | cut |")
+	for _, ph := range stackedPhases {
 		fmt.Fprintf(&b, " %s |", ph)
 	}
-	b.WriteString(" leader_expired → new_leader | new_leader → haproxy_up | haproxy_up → first_commit |\n|---|")
-	b.WriteString(strings.Repeat("---:|", len(knownPhases)+3) + "\n")
-	for _, p := range profiles {
-		fmt.Fprintf(&b, "| %s |", p)
-		for _, ph := range knownPhases {
-			b.WriteString(" " + medianCell(r.Trials, p, func(t Trial) (float64, bool) { v, ok := t.Phases[ph]; return v, ok }) + " |")
-		}
-		for _, g := range [][2]string{{analysis.PhaseLeaderExpired, analysis.PhaseNewLeader}, {analysis.PhaseNewLeader, analysis.PhaseHAProxyUp}, {analysis.PhaseHAProxyUp, analysis.PhaseFirstCommit}} {
-			b.WriteString(" " + medianCell(r.Trials, p, func(t Trial) (float64, bool) {
-				a, okA := t.Phases[g[0]]
-				c, okC := t.Phases[g[1]]
-				return c - a, okA && okC
-			}) + " |")
-		}
-		b.WriteString("\n")
+	for _, g := range phaseGaps {
+		fmt.Fprintf(&b, " %s → %s |", g[0], g[1])
 	}
-	b.WriteString("\nhaproxy_down: HAProxy marks the old primary down; leader_expired: the leader key is gone from etcd; new_leader: a replica holds the key; promoted: Patroni reports it primary; haproxy_up: HAProxy routes the primary listener to it; first_commit: the probe's first acknowledged commit. A phase not observed in a trial is left out of its median.\n\n")
+	fmt.Fprintf(&b, " %s (Patroni's role, apart) |\n|---|---|", analysis.PhasePromoted)
+	b.WriteString(strings.Repeat("---:|", len(stackedPhases)+len(phaseGaps)+1) + "\n")
+	for _, g := range groupsOf(r.Trials, profiles) {
+		fmt.Fprintf(&b, "| %s | %s |", g.profile, g.cut)
+		for _, ph := range stackedPhases {
+			b.WriteString(" " + cell(median50(r.Trials, g, phaseOf(ph))) + " |")
+		}
+		for _, gap := range phaseGaps {
+			b.WriteString(" " + cell(median50(r.Trials, g, phaseGap(gap[0], gap[1]))) + " |")
+		}
+		b.WriteString(" " + cell(median50(r.Trials, g, phaseOf(analysis.PhasePromoted))) + " |\n")
+	}
+	b.WriteString("\nIn time order: haproxy_down: HAProxy marks the old primary down; leader_expired: the leader key is gone from etcd; new_leader: a replica holds the key; haproxy_up: HAProxy routes the primary listener to it; writable: its PostgreSQL answers pg_is_in_recovery() false to the head node's own poll (every 10 ms, apart from Patroni); first_commit: the probe's first acknowledged commit. promoted is Patroni publishing the new role in etcd, which comes after the first commit and delays nothing. A phase not observed in a trial is left out of its median.\n\n")
 
 	writeSettings(&b, r.Settings)
 
 	b.WriteString("## Trials\n\n")
-	b.WriteString("| profile | trial | victim → new primary | failover (s) |")
-	for _, ph := range knownPhases[:len(knownPhases)-1] {
+	b.WriteString("| profile | trial | cut | victim → new primary | failover (s) |")
+	trialPhases := append(slices.Clone(stackedPhases[:len(stackedPhases)-1]), analysis.PhasePromoted)
+	for _, ph := range trialPhases {
 		fmt.Fprintf(&b, " %s |", ph)
 	}
-	b.WriteString(" lost commits | rejoin (s) | rewound | probe errors in the outage | load |\n")
-	b.WriteString("|---|---:|---|---:|" + strings.Repeat("---:|", len(knownPhases)-1) + "---:|---:|---|---|---:|\n")
+	b.WriteString(" rig share (s) | lost commits | rejoin (s) | rewound | probe errors in the outage | load |\n")
+	b.WriteString("|---|---:|---|---|---:|" + strings.Repeat("---:|", len(trialPhases)+1) + "---:|---:|---|---|---:|\n")
 	rows := append(append([]Trial(nil), r.Warmup...), r.Trials...)
 	sort.SliceStable(rows, func(i, j int) bool {
 		return indexOf(profiles, rows[i].Profile) < indexOf(profiles, rows[j].Profile)
@@ -127,17 +154,22 @@ func RenderReport(r Results) string {
 			trial = "warm-up"
 		}
 		if t.Error != "" {
-			fmt.Fprintf(&b, "| %s | %s | %s | failed: %s |%s %d | %.2f | %v | | %.2f |\n", t.Profile, trial, t.Victim,
-				escape(t.Error), strings.Repeat(" |", len(knownPhases)-1), t.LostCommits, t.RejoinS, t.Rewound, t.Load1)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | failed: %s |%s %d | %.2f | %v | | %.2f |\n", t.Profile, trial, cutOf(t), t.Victim,
+				escape(t.Error), strings.Repeat(" |", len(trialPhases)+1), t.LostCommits, t.RejoinS, t.Rewound, t.Load1)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s → %s | %.2f |", t.Profile, trial, t.Victim, t.NewPrimary, t.FailoverS)
-		for _, ph := range knownPhases[:len(knownPhases)-1] {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s → %s | %.2f |", t.Profile, trial, cutOf(t), t.Victim, t.NewPrimary, t.FailoverS)
+		for _, ph := range trialPhases {
 			if v, ok := t.Phases[ph]; ok {
 				fmt.Fprintf(&b, " %.2f |", v)
 			} else {
 				b.WriteString(" – |")
 			}
+		}
+		if v, ok := rigShareOf(t); ok {
+			fmt.Fprintf(&b, " %.3f |", v)
+		} else {
+			b.WriteString(" – |")
 		}
 		fmt.Fprintf(&b, " %d | %s | %v | %s | %.2f |\n", t.LostCommits, rejoinCell(t), t.Rewound, errorCounts(t.ProbeErrors), t.Load1)
 	}
@@ -159,22 +191,6 @@ func indexOf(ss []string, s string) int {
 		}
 	}
 	return len(ss)
-}
-
-func medianCell(trials []Trial, profile string, get func(Trial) (float64, bool)) string {
-	var vs []float64
-	for _, t := range trials {
-		if t.Profile != profile || t.Error != "" {
-			continue
-		}
-		if v, ok := get(t); ok {
-			vs = append(vs, v)
-		}
-	}
-	if len(vs) == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", Summarize(vs).P50)
 }
 
 func errorCounts(m map[string]int) string {

@@ -29,7 +29,13 @@ func golden(t *testing.T, name, got string) {
 
 func TestRenderReportGolden(t *testing.T) {
 	r := goodResults()
-	r.Trials = append(r.Trials, Trial{Profile: "aggressive", Trial: 3, Victim: "n1", Error: "no commit within 50s of cutting n1", RejoinS: 9})
+	share := 0.045
+	r.Trials = append(r.Trials, Trial{Profile: "aggressive", Trial: 3, Victim: "n1", Error: "no commit within 50s of cutting n1", RejoinS: 9},
+		// A paired run's soft cut: no 2 s wait in the race; its rig share
+		// is over the target.
+		Trial{Profile: "aggressive", Trial: 4, Cut: CutSoft, Victim: "n1", NewPrimary: "n2", FailoverS: 5.1, RejoinS: 4,
+			Phases: map[string]float64{"haproxy_down": 0.2, "leader_expired": 4.7, "new_leader": 4.82, "haproxy_up": 4.9,
+				"writable": 5.055, "first_commit": 5.1, "promoted": 6.3}, RigShareS: &share, Load1: 1})
 	r.Summary = SummarizeTrials(r.Trials)
 	golden(t, "report.golden.md", RenderReport(r))
 }
@@ -48,7 +54,14 @@ func TestReportPhaseMedians(t *testing.T) {
 	// haproxy_up → first_commit is 8.4-7.2 and 7.9-7.2.
 	r.Trials[1].RejoinError, r.Trials[1].RejoinS = "cluster not healthy", 0
 	out = RenderReport(r)
-	for _, want := range []string{"| aggressive | 0.30 | 4.80 | 7.00 | – | 7.20 | 7.90 | 2.20 | 0.20 | 0.70 |", "| aggressive | warm-up | n1 → n2 | 8.10 |", "25006 ×3, connection ×700", "| 0 | did not rejoin | true |"} {
+	for _, want := range []string{
+		// In time order up to the first commit, the race, the promotion,
+		// the rig's share, and Patroni's role apart at the end.
+		"| aggressive | silent | 0.30 | 4.80 | 7.00 | 7.20 | 7.88 | 7.90 | 2.20 | 0.88 | 0.02 | 9.10 |",
+		"| aggressive | warm-up | silent | n1 → n2 | 8.10 |", "25006 ×3, connection ×700", "| 0 | did not rejoin | true |",
+		// The model next to the measurement: 4.75 + 2.1 + 0.2.
+		"| aggressive | silent | 2 | 7.05 | 6.30–7.80 | 7.90 | +0.85 | 4.75 / 4.80 | 2.10 / 2.20 | 0.20 / 0.88 | 0.05 / 0.20 | 0.020 (n 2, within 0.030) |",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

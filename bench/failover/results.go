@@ -22,10 +22,19 @@ type Trial struct {
 	FailoverS  float64 `json:"failover_s"`
 	// LostCommits counts acknowledged commits a read-back did not find.
 	LostCommits int `json:"lost_commits"`
+	// Cut is how the victim was cut: CutSilent (its container killed) or
+	// CutSoft (its agent's soft cut); empty in results from before paired
+	// runs, which only cut silently.
+	Cut string `json:"cut,omitempty"`
 	// Phases are seconds from the cut (names from probe/analysis:
-	// haproxy_down, leader_expired, new_leader, promoted, haproxy_up,
-	// first_commit); a phase not observed is absent.
+	// haproxy_down, leader_expired, new_leader, haproxy_up, writable,
+	// first_commit, and promoted, Patroni's role publication, which comes
+	// after the first commit); a phase not observed is absent.
 	Phases map[string]float64 `json:"phases"`
+	// RigShareS is first_commit − writable: what the rig adds once the
+	// new primary's PostgreSQL takes writes; absent without a writable
+	// phase, negative when the probe's commit beat the watcher's poll.
+	RigShareS *float64 `json:"rig_share_s,omitempty"`
 	// RejoinS runs from powering the victim on to a healthy cluster (every
 	// node running, every replica streaming).
 	RejoinS float64 `json:"rejoin_s"`
@@ -217,9 +226,11 @@ func mergeKeys(a map[string][]float64, b map[string]int) map[string]bool {
 	return keys
 }
 
-// knownPhases are the phase names a trial may carry.
+// knownPhases are the phase names a trial may carry, in the order they
+// usually happen: Patroni publishes the new role (promoted) after the
+// first commit.
 var knownPhases = []string{analysis.PhaseHAProxyDown, analysis.PhaseLeaderExpired, analysis.PhaseNewLeader,
-	analysis.PhasePromoted, analysis.PhaseHAProxyUp, analysis.PhaseFirstCommit}
+	analysis.PhaseHAProxyUp, analysis.PhaseWritable, analysis.PhaseFirstCommit, analysis.PhasePromoted}
 
 func finiteNonNeg(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }
 
@@ -233,6 +244,9 @@ func (t Trial) check(where string) error {
 	}
 	if t.Victim == "" {
 		return fmt.Errorf("%s.victim: empty", where)
+	}
+	if t.Cut != "" && t.Cut != CutSilent && t.Cut != CutSoft {
+		return fmt.Errorf("%s.cut: %q, want %s or %s", where, t.Cut, CutSilent, CutSoft)
 	}
 	if t.Error != "" {
 		return nil
@@ -263,6 +277,9 @@ func (t Trial) check(where string) error {
 		if !finiteNonNeg(v) {
 			return fmt.Errorf("%s.phases.%s: %v is not a number of seconds", where, name, v)
 		}
+	}
+	if t.RigShareS != nil && (math.IsNaN(*t.RigShareS) || math.Abs(*t.RigShareS) > t.FailoverS) {
+		return fmt.Errorf("%s.rig_share_s: %v is not a share of failover_s %v", where, *t.RigShareS, t.FailoverS)
 	}
 	if math.Abs(fc-t.FailoverS) > 0.001 {
 		return fmt.Errorf("%s.phases.%s: %v differs from failover_s %v", where, analysis.PhaseFirstCommit, fc, t.FailoverS)

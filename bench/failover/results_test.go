@@ -60,11 +60,14 @@ func TestSummarizeTrials(t *testing.T) {
 // goodResults is a small well-formed result set.
 func goodResults() Results {
 	tr := func(n int, victim, next string, fo float64) Trial {
+		share := 0.02
 		return Trial{Profile: "aggressive", Trial: n, Victim: victim, NewPrimary: next, FailoverS: fo, RejoinS: 6.5, Rewound: true,
-			Phases:      map[string]float64{"haproxy_down": 0.3, "leader_expired": 4.8, "new_leader": 7.0, "haproxy_up": 7.2, "first_commit": fo},
-			ProbeErrors: map[string]int{"connection": 700, "25006": 3}, FirstReadOnlyS: 7.25, Load1: 1.5}
+			Phases: map[string]float64{"haproxy_down": 0.3, "leader_expired": 4.8, "new_leader": 7.0, "haproxy_up": 7.2,
+				"writable": fo - share, "first_commit": fo, "promoted": fo + 1.2},
+			RigShareS: &share, ProbeErrors: map[string]int{"connection": 700, "25006": 3}, FirstReadOnlyS: 7.25, Load1: 1.5}
 	}
 	ts := []Trial{tr(1, "n2", "n3", 8.4), tr(2, "n3", "n1", 7.9)}
+	ts[0].Cut = CutSilent // the second has no cut, as results from before paired runs: silent
 	return Results{
 		Trials:  ts,
 		Warmup:  []Trial{{Profile: "aggressive", Trial: 0, Victim: "n1", NewPrimary: "n2", FailoverS: 8.1, Phases: map[string]float64{"first_commit": 8.1}}},
@@ -102,6 +105,8 @@ func TestParseResults(t *testing.T) {
 		{"negative phase", func(r *Results) { r.Trials[0].Phases["new_leader"] = -1 }, "phases.new_leader"},
 		{"first commit disagrees", func(r *Results) { r.Trials[0].Phases["first_commit"] = 3 }, "differs from failover_s"},
 		{"no first commit", func(r *Results) { delete(r.Trials[0].Phases, "first_commit") }, "first_commit is missing"},
+		{"unknown cut", func(r *Results) { r.Trials[0].Cut = "gentle" }, `trials[0].cut: "gentle"`},
+		{"rig share beyond the failover", func(r *Results) { v := 9.0; r.Trials[1].RigShareS = &v }, "trials[1].rig_share_s"},
 		{"warm-up counted", func(r *Results) { r.Trials[0].Trial = 0 }, "warm-up"},
 		{"summary missing", func(r *Results) { r.Summary = map[string]Summary{} }, `profile "aggressive" is missing`},
 		{"summary n wrong", func(r *Results) { s := r.Summary["aggressive"]; s.N = 5; r.Summary["aggressive"] = s }, "summary.aggressive.n"},

@@ -26,14 +26,25 @@ func writeFiles(out string, v any, report string) error {
 func writeResults(out string, r Results) error {
 	errs := []error{writeFiles(out, r, RenderReport(r))}
 	var series []Series
-	for _, p := range profilesOf(r.Trials, r.Settings) {
-		s := Series{Name: p}
-		for _, t := range r.Trials {
-			if t.Profile == p && t.Error == "" {
-				s.Samples = append(s.Samples, t.FailoverS)
-			}
+	profiles := profilesOf(r.Trials, r.Settings)
+	for _, p := range profiles {
+		gs := groupsOf(r.Trials, []string{p})
+		if len(gs) == 0 {
+			series = append(series, Series{Name: p}) // a profile without trials keeps its legend entry
 		}
-		series = append(series, s)
+		for _, g := range gs {
+			// A paired run's profile shows its silent and soft cuts apart.
+			s := Series{Name: p}
+			if len(gs) > 1 {
+				s.Name = p + " " + g.cut
+			}
+			for _, t := range r.Trials {
+				if g.has(t) {
+					s.Samples = append(s.Samples, t.FailoverS)
+				}
+			}
+			series = append(series, s)
+		}
 	}
 	errs = append(errs, PlotCDF("Primary power cut → first commit through HAProxy", "seconds from the cut", series, FailoverReferences,
 		filepath.Join(out, "failover-cdf.png"), filepath.Join(out, "failover-cdf.svg")))

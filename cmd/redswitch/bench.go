@@ -56,16 +56,17 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 }
 
 // clusterBenchFlags parses the flags `bench failover` and `bench boot` share.
-func clusterBenchFlags(env *environ, name, synopsis string, args []string, withSync bool) (failover.Options, error) {
+func clusterBenchFlags(env *environ, name, synopsis string, args []string, forFailover bool) (failover.Options, error) {
 	fs := newFlags(env, "bench "+name, synopsis)
 	trials := fs.String("trials", "20", "trials per timing profile: one number for all, or one per profile (20,5)")
 	timings := fs.String("timings", "aggressive", "comma-separated timing profiles: aggressive, default or TTL/LOOP_WAIT/RETRY_TIMEOUT")
 	out := fs.String("out", "out/bench-"+name, "output directory: results.json, report.md, plots")
 	image := fs.String("image", demo.DefaultImage, "node image (make image builds it)")
 	nodes := fs.Int("nodes", 3, "database nodes per cluster")
-	var sync *bool
-	if withSync {
+	var sync, paired *bool
+	if forFailover {
 		sync = fs.Bool("sync", false, "Patroni synchronous_mode: no acknowledged commit may be lost")
+		paired = fs.Bool("paired", false, "alternate silent cuts (the container killed) and soft cuts (the node agent's) on one cluster; --trials counts both")
 	}
 	probeInterval := fs.Duration("probe-interval", 10*time.Millisecond, "time between probe commits")
 	downInter := fs.Duration("haproxy-downinter", 0, "override HAProxy's fastinter/downinter (default: the profile's)")
@@ -103,6 +104,9 @@ func clusterBenchFlags(env *environ, name, synopsis string, args []string, withS
 		ProbeInterval: *probeInterval, Log: slog.New(warnOnly{env.log.Handler()})}
 	if sync != nil {
 		o.Sync = *sync
+	}
+	if paired != nil {
+		o.Paired = *paired
 	}
 	if !*quiet {
 		o.Progress = env.stderr
@@ -162,6 +166,16 @@ func runBenchFailover(ctx context.Context, env *environ, args []string) error {
 			fmt.Fprintf(env.stdout, "%-10s n=%d  p50 %.2f s  p95 %.2f s  max %.2f s  mean %.2f s  lost commits %d  failed %d\n",
 				p, s.N, s.P50, s.P95, s.Max, s.Mean, s.LostCommits, s.Failed)
 		}
+	}
+	for _, row := range failover.FloorRows(res) {
+		line := fmt.Sprintf("  %s, %s cuts: n=%d p50 %.2f s", row.Profile, row.Cut, row.N, row.P50S)
+		if row.HasModel {
+			line += fmt.Sprintf(", model %.2f s", row.Model.P50S)
+		}
+		if row.RigShareN > 0 {
+			line += fmt.Sprintf("; rig share p50 %.3f s (target ≤ %.3f s)", row.RigShareS, failover.RigShareTargetS)
+		}
+		fmt.Fprintln(env.stdout, line)
 	}
 	if len(res.Trials) > 0 {
 		fmt.Fprintf(env.stdout, "report: %s/report.md\n", o.Out)

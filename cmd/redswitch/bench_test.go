@@ -25,6 +25,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "failover", "stray"}, `unexpected argument "stray"`},
 		{[]string{"bench", "failover", "--haproxy-downinter", "-1s"}, "--haproxy-downinter -1s: want a positive duration"},
 		{[]string{"bench", "boot", "--sync"}, "flag provided but not defined: -sync"},
+		{[]string{"bench", "boot", "--paired"}, "flag provided but not defined: -paired"},
 		{[]string{"bench", "fork", "--scales", "1,x"}, `--scales: "x" is not a positive whole number`},
 		{[]string{"bench", "fork", "--methods", "auto"}, `--methods: "auto"`},
 		{[]string{"bench", "fork", "--server-settings", "checkpoint_timeout"}, `--server-settings: "checkpoint_timeout": want key=value`},
@@ -56,7 +57,7 @@ func TestBenchHelp(t *testing.T) {
 		}
 	}
 	code, _, stderr = runArgs(t, nil, "bench", "failover", "--help")
-	if code != 0 || !strings.Contains(stderr, "-timings") || !strings.Contains(stderr, "-sync") {
+	if code != 0 || !strings.Contains(stderr, "-timings") || !strings.Contains(stderr, "-sync") || !strings.Contains(stderr, "-paired") {
 		t.Errorf("bench failover --help: status %d, %q", code, stderr)
 	}
 }

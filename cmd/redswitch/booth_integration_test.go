@@ -125,10 +125,15 @@ func TestBoothEndToEnd(t *testing.T) {
 		for _, p := range fo.Phases {
 			have[p.Name] = true
 		}
-		for _, p := range []string{"leader_expired", "new_leader", "first_commit"} {
+		for _, p := range []string{"leader_expired", "new_leader", "writable", "first_commit"} {
 			if !have[p] {
 				t.Errorf("phase %s missing from %v", p, fo.Phases)
 			}
+		}
+		// The head node polls the nodes' PostgreSQL directly, so the rig's
+		// own share of the failover is measured.
+		if fo.RigShareS == nil || *fo.RigShareS > 1 {
+			t.Errorf("rig_share_s %v, want a measured share under 1 s", fo.RigShareS)
 		}
 		if err := api.SetSwitch(ctx, sw, true); err != nil {
 			t.Fatal(err)

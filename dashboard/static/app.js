@@ -208,7 +208,7 @@
     if (!f) {
       big.textContent = "no failover yet";
       sub.textContent = "flip a red switch to cut a node's power";
-      $("phases").replaceChildren(); $("phase-legend").replaceChildren();
+      $("phases").replaceChildren(); $("phase-legend").replaceChildren(); $("phase-note").textContent = "";
       return;
     }
     const lost = f.lost_commits || 0;
@@ -219,13 +219,19 @@
     renderPhases(f);
   }
   function renderPhases(f) {
-    const total = Math.max(f.duration_s || 0, ...(f.phases || []).map((p) => p.offset_s || 0));
-    const bar = $("phases"), legend = $("phase-legend");
-    bar.replaceChildren(); legend.replaceChildren();
+    const bar = $("phases"), legend = $("phase-legend"), note = $("phase-note");
+    bar.replaceChildren(); legend.replaceChildren(); note.textContent = "";
+    const total = f.duration_s || 0;
     if (!total) return;
+    // The bar stacks the phases in time order up to the first commit.
+    // Patroni publishes the new role ("promoted") about a second after the
+    // first commit: it delayed nothing, so it is told apart, not stacked.
+    const all = f.phases || [];
+    const shown = all.filter((p) => p.name !== "promoted" && (p.offset_s || 0) <= total)
+      .sort((a, b) => (a.offset_s || 0) - (b.offset_s || 0));
     const segs = [];
     let prev = 0;
-    for (const p of f.phases || []) {
+    for (const p of shown) {
       const end = Math.max(prev, p.offset_s || 0);
       segs.push({ name: p.name, len: end - prev });
       prev = end;
@@ -236,6 +242,16 @@
       bar.append(el("span", { style: { width: `${(100 * s.len) / total}%`, background: colour }, title: s.name }));
       legend.append(el("li", {}, el("i", { style: { background: colour } }), `${s.name} `, el("b", { text: seconds(s.len) })));
     });
+    const notes = [];
+    if (f.rig_share_s != null) notes.push(`writable → first commit (the rig's own share): ${Math.round(f.rig_share_s * 1000)} ms`);
+    let published = f.role_published_s;
+    if (published == null) published = (all.find((p) => p.name === "promoted") || {}).offset_s;
+    if (published != null) {
+      const d = published - total;
+      notes.push(d >= 0 ? `Patroni published the role +${d.toFixed(1)} s after the first commit`
+        : `Patroni published the role ${(-d).toFixed(1)} s before the first commit`);
+    }
+    note.textContent = notes.join(" · ");
   }
 
   function renderHistory(list, ref) {

@@ -33,6 +33,7 @@ import (
 	"github.com/redswitch/redswitch/forks"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
+	"github.com/redswitch/redswitch/headnode/writable"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/scenarios"
@@ -81,6 +82,11 @@ type Options struct {
 	// ProbeSource names where the DSN came from in errors (a booth file's
 	// line).
 	ProbeSource string
+	// WritableOff turns off the watcher that polls each member's
+	// PostgreSQL directly (port 5432, the probe DSN's credentials) for the
+	// moment it accepts writes, the failovers' writable phase. It runs
+	// wherever the probe runs.
+	WritableOff bool
 
 	// Power cuts and restores nodes.
 	Power headnode.Power
@@ -147,6 +153,10 @@ type Service struct {
 	Faults   *faults.Manager
 	Forks    *forks.Service // nil without agents
 	Runs     *runapi.Service
+
+	// Writable watches the members' PostgreSQL for the writable phase;
+	// nil without the probe or with WritableOff.
+	Writable *writable.Watcher
 
 	group *group
 	srv   *http.Server
@@ -244,6 +254,10 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 		s.Probe = probe.New(probe.Options{DSN: o.ProbeDSN, Interval: o.ProbeInterval, Clock: s.Clock,
 			StartAfter: probe.LastSeq(history), Log: log.With("component", "probe")})
 	}
+	s.Writable, err = writableWatcher(o, s.History, s.Clock.Now)
+	if err != nil {
+		return s, err
+	}
 	s.Hub = dashboard.NewHub(dashboard.HubOptions{Log: log.With("component", "dashboard")})
 	if o.Switches.Pins != nil {
 		sw := o.Switches
@@ -294,6 +308,9 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	s.group.run("head node", s.Head.Run)
 	if s.Probe != nil {
 		s.group.run("probe", func(ctx context.Context) error { return s.Probe.Run(ctx, s.History) })
+	}
+	if s.Writable != nil {
+		s.group.run("writable watcher", s.Writable.Run)
 	}
 	if s.Switches != nil {
 		s.group.run("switches", s.Switches.Run)
@@ -499,6 +516,24 @@ func (s *Service) Local() scenarios.Local {
 		l.ReadBack = s.Probe.ReadBack
 	}
 	return l
+}
+
+// writableWatcher is the watcher of the members' PostgreSQL where the
+// probe runs (it borrows the probe DSN's credentials), nil elsewhere.
+func writableWatcher(o Options, rec writable.Recorder, clock func() time.Time) (*writable.Watcher, error) {
+	if o.ProbeDSN == "" || o.WritableOff {
+		return nil, nil
+	}
+	var nodes []writable.Node
+	for _, m := range o.Members {
+		nodes = append(nodes, writable.Node{Name: m.Name, Address: m.Address, Port: cluster.PostgresPort})
+	}
+	w, err := writable.New(writable.Options{Nodes: nodes, DSN: o.ProbeDSN, Record: rec, Clock: clock,
+		Log: o.Log.With("component", "writable")})
+	if err != nil {
+		return nil, fmt.Errorf("headnode: probe %s: %w", o.ProbeSource, err)
+	}
+	return w, nil
 }
 
 // reachable checks the probe's DSN parses and its host answers on TCP: a

@@ -112,6 +112,9 @@ type Failover struct {
 	Phases []Phase `json:"phases,omitempty"`
 	// Lost are acknowledged commits later found missing, lost in this failover.
 	Lost []uint64 `json:"lost,omitempty"`
+	// RigShare is first_commit − writable, the rig's own part of the
+	// failover; nil without a writable phase.
+	RigShare *time.Duration `json:"rig_share,omitempty"`
 }
 
 // acks returns the ack ranges of events, normalised and ordered by FirstAt.
@@ -292,6 +295,7 @@ func Failovers(events []journal.Event, opts Options) []Failover {
 			until = outages[i+1].Start
 		}
 		f.Phases = phases(inWindow(sorted, f.StartedAt, until), f)
+		f.RigShare = rigShare(f)
 		f.ID = fmt.Sprintf("failover-%d", len(out)+1)
 		out = append(out, f)
 	}
@@ -355,6 +359,9 @@ func phases(window []journal.Event, f Failover) []Phase {
 	}
 	if e, ok := first(haproxy(f.NewPrimary, true)); ok {
 		at(PhaseHAProxyUp, e.At)
+	}
+	if p, ok := writablePhase(window, f); ok {
+		ps = append(ps, p)
 	}
 	at(PhaseFirstCommit, f.Outage.End)
 	slices.SortStableFunc(ps, func(a, b Phase) int { return cmp.Compare(a.Seconds, b.Seconds) })
