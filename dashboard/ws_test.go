@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/redswitch/redswitch/httpserver"
 )
 
 // wsServer serves Handler at /ws and returns its ws:// URL.
@@ -118,6 +121,32 @@ func TestHandlerCapAnswers503(t *testing.T) {
 	}
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
+	}
+}
+
+// TestWebsocketOutlivesServerTimeouts serves the handler from a server
+// with the rig's timeouts, scaled down: a viewer keeps receiving long
+// after the server's read, write and idle timeouts, which the upgrade
+// cleared from the hijacked connection.
+func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
+	h := NewHub(HubOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", Handler(h, HandlerOptions{}))
+	to := httpserver.Timeouts{ReadHeader: 100 * time.Millisecond, Read: 100 * time.Millisecond,
+		Write: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	srv := httpserver.New(mux, to, nil)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, _, err := dial(t, "ws://"+ln.Addr().String()+"/ws", "")
+	must(t, err)
+	for i := range 5 {
+		time.Sleep(150 * time.Millisecond) // past every server timeout
+		must(t, h.Publish(RateMessage(RateSample{T: t0, Rate: float64(i)})))
+		if m := readMsg(t, c); m.Type != TypeRate || m.Sample.Rate != float64(i) {
+			t.Fatalf("message %d = %+v", i, m)
+		}
 	}
 }
 

@@ -22,7 +22,13 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/httpserver"
 )
+
+// writeTimeout is the bench server's: it serves websocket upgrades only,
+// answered at once; each websocket, hijacked, then has the handler's own
+// deadlines, as on the head node.
+const writeTimeout = 10 * time.Second
 
 // Options configure a measurement. Zero values take the defaults.
 type Options struct {
@@ -115,7 +121,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("dashbench: listen on loopback: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := httpserver.New(mux, httpserver.Timeouts{Write: writeTimeout}, o.Log)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + "/ws"
