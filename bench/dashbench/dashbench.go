@@ -116,7 +116,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("dashbench: set view: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/ws", dashboard.Handler(hub, dashboard.HandlerOptions{Log: o.Log}))
+	// Every viewer dials from loopback: one client, as the handler counts.
+	mux.Handle("/ws", dashboard.Handler(hub, dashboard.HandlerOptions{MaxPerClient: o.Viewers, Log: o.Log}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, fmt.Errorf("dashbench: listen on loopback: %w", err)
