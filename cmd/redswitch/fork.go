@@ -25,7 +25,7 @@ Through the head node (the cluster's nodes make the fork):
   redswitch fork create --name NAME [--from NODE]   fork NODE (default: a replica)
   redswitch fork list
   redswitch fork destroy NAME
-  (--url and --operator-token, or $REDSWITCH_URL and $REDSWITCH_OPERATOR_TOKEN)
+  (--url or $REDSWITCH_URL; the token from $REDSWITCH_OPERATOR_TOKEN or --operator-token-file)
 
 On this machine (what a node's agent runs; needs the data directory's owner):
   redswitch fork local create --data-dir DIR --dsn DSN --name NAME --port PORT [--dir FORKS] [--stopped]
@@ -57,11 +57,15 @@ func runFork(ctx context.Context, env *environ, args []string) error {
 func forkRemote(ctx context.Context, env *environ, sub string, args []string) error {
 	fs := newFlags(env, "fork "+sub, forkSynopsis)
 	base := fs.String("url", envDefault(env, "REDSWITCH_URL", "http://127.0.0.1:8080"), "head node API `URL`")
-	token := fs.String("operator-token", envDefault(env, "REDSWITCH_OPERATOR_TOKEN", ""), "operator token (default $REDSWITCH_OPERATOR_TOKEN)")
+	tokenFlag := addSecret(fs, env, "operator-token", "REDSWITCH_OPERATOR_TOKEN", "", "operator token")
 	name := fs.String("name", "", "fork name (create)")
 	from := fs.String("from", "", "node to fork (create; default: a streaming replica)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	token, err := tokenFlag.resolve(fs, env, env.log)
 	if err != nil {
 		return err
 	}
@@ -88,10 +92,10 @@ func forkRemote(ctx context.Context, env *environ, sub string, args []string) er
 	if sub != "destroy" && len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	if method != http.MethodGet && *token == "" {
-		return usagef("fork %s: the operator token is required (--operator-token or $REDSWITCH_OPERATOR_TOKEN)", sub)
+	if method != http.MethodGet && token == "" {
+		return usagef("fork %s: the operator token is required ($REDSWITCH_OPERATOR_TOKEN, --operator-token-file or --operator-token)", sub)
 	}
-	out, err := apiCall(ctx, method, strings.TrimSuffix(*base, "/")+path, *token, body)
+	out, err := apiCall(ctx, method, strings.TrimSuffix(*base, "/")+path, token, body)
 	if err != nil {
 		return err
 	}
