@@ -29,6 +29,7 @@ Through the head node (the cluster's nodes make the fork):
 
 On this machine (what a node's agent runs; needs the data directory's owner):
   redswitch fork local create --data-dir DIR --dsn DSN --name NAME --port PORT [--dir FORKS] [--stopped]
+    (the DSN's password from $REDSWITCH_FORK_PASSWORD)
   redswitch fork local list --dir FORKS
   redswitch fork local destroy --dir FORKS NAME`
 
@@ -198,7 +199,7 @@ func apiCall(ctx context.Context, method, u, token string, body any) ([]byte, er
 func forkLocal(ctx context.Context, env *environ, sub string, args []string) error {
 	fs := newFlags(env, "fork local "+sub, forkSynopsis)
 	dataDir := fs.String("data-dir", "", "the running server's data directory (create)")
-	dsn := fs.String("dsn", "", "connection to the running server, for CHECKPOINT or the backup functions (create)")
+	dsn := fs.String("dsn", "", "connection to the running server, for CHECKPOINT or the backup functions (create); its password from $"+fork.PasswordEnv+", not here: every user of the machine can read a command line")
 	dir := fs.String("dir", "", "where forks and their records live")
 	binDir := fs.String("bin-dir", "/usr/lib/postgresql/15/bin", "PostgreSQL binaries")
 	name := fs.String("name", "", "fork name (create)")
@@ -211,6 +212,15 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	if err != nil {
 		return err
 	}
+	// Read once and removed, so the fork's server and the copies this
+	// process starts do not inherit it.
+	password := env.getenv(fork.PasswordEnv)
+	if env.unsetenv != nil {
+		if err := env.unsetenv(fork.PasswordEnv); err != nil {
+			return fmt.Errorf("fork local: clear $%s: %w", fork.PasswordEnv, err)
+		}
+	}
+	warnArgvSecret(fs, "dsn", dsnHasPassword(*dsn), "leave the password out of --dsn and set $"+fork.PasswordEnv, env.log)
 	if *dir == "" {
 		return usagef("fork local %s: --dir is required", sub)
 	}
@@ -241,7 +251,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 		if err != nil {
 			return usagef("--method: %v", err)
 		}
-		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, Name: *name, Port: *port,
+		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, SourcePassword: password, Name: *name, Port: *port,
 			Method: meth, AllowCopy: *allowCopy, Nice: *nice, SourceStopped: *stopped})
 		if err != nil {
 			return err

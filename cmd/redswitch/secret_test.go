@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/redswitch/redswitch/fork"
 )
 
 // TestSecretFlag resolves a secret from the command line, a file and the
@@ -101,6 +105,59 @@ func TestDSNHasPassword(t *testing.T) {
 		t.Run(tc.dsn, func(t *testing.T) {
 			if got := dsnHasPassword(tc.dsn); got != tc.want {
 				t.Fatalf("dsnHasPassword(%q) = %v, want %v", tc.dsn, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestForkLocalPassword: `fork local` takes the source's password from
+// $REDSWITCH_FORK_PASSWORD and removes it from what its children inherit;
+// a password in --dsn still works but is warned about.
+func TestForkLocalPassword(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		unset     bool
+		warn      bool
+		wantUsage string
+	}{
+		{"password from the environment, removed", []string{"list", "--dir", "FORKS"},
+			map[string]string{fork.PasswordEnv: "pw"}, true, false, ""},
+		{"password in --dsn warned", []string{"create", "--dir", "FORKS", "--dsn", "host=/run user=postgres password=pw"},
+			nil, true, true, "--data-dir, --dsn (unless --stopped), --name and --port are required"},
+		{"no password anywhere", []string{"create", "--dir", "FORKS", "--dsn", "host=/run user=postgres"},
+			nil, true, false, "are required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			var unset []string
+			env := &environ{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return tc.env[k] },
+				unsetenv: func(k string) error { unset = append(unset, k); return nil },
+				log:      slog.New(slog.NewTextHandler(&logs, nil))}
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				if a == "FORKS" {
+					args[i] = t.TempDir()
+				}
+			}
+			err := forkLocal(context.Background(), env, args[0], args[1:])
+			if tc.wantUsage != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantUsage) {
+					t.Fatalf("err %v, want %q", err, tc.wantUsage)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(unset, fork.PasswordEnv); got != tc.unset {
+				t.Errorf("$%s removed: %v, want %v", fork.PasswordEnv, got, tc.unset)
+			}
+			if got := strings.Contains(logs.String(), "--dsn"); got != tc.warn {
+				t.Errorf("warned about --dsn: %v, want %v (log %q)", got, tc.warn, logs.String())
+			}
+			if strings.Contains(logs.String(), "password=pw") {
+				t.Errorf("the warning repeats the DSN's password: %q", logs.String())
 			}
 		})
 	}
