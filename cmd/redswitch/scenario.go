@@ -86,7 +86,7 @@ func scenarioRun(ctx context.Context, env *environ, args []string) error {
 	fs.IntVar(&f.parallel, "parallel", 1, "clusters side by side (each is 3 containers with PostgreSQL)")
 	fs.StringVar(&f.against, "against", "", "play against the head node at `URL` instead of fresh containers")
 	tokenFlag := addSecret(fs, env, "operator-token", "REDSWITCH_OPERATOR_TOKEN", "", "operator token for --against")
-	fs.StringVar(&f.probeDSN, "probe-dsn", "", "with --against: the primary DSN for the runner's probe (default: the one the head node reports)")
+	fs.StringVar(&f.probeDSN, "probe-dsn", envDefault(env, "REDSWITCH_PROBE_DSN", ""), "with --against: the primary DSN for the runner's probe (default $REDSWITCH_PROBE_DSN, else the one the head node reports, which has no password: set PGPASSWORD or ~/.pgpass)")
 	fs.BoolVar(&f.library, "library", false, "run the built-in scenario library (plus any FILE given)")
 	fs.StringVar(&f.image, "image", demo.DefaultImage, "node image (make image builds it)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each run's head node data (journal, etcd) under `DIR` (default: temporary, removed)")
@@ -101,6 +101,7 @@ func scenarioRun(ctx context.Context, env *environ, args []string) error {
 	if f.token, err = tokenFlag.resolve(fs, env, env.log); err != nil {
 		return err
 	}
+	warnArgvSecret(fs, "probe-dsn", dsnHasPassword(f.probeDSN), "leave the password out and set PGPASSWORD, or put the DSN in $REDSWITCH_PROBE_DSN", env.log)
 	if len(files) == 0 && !f.library {
 		return usagef("no scenario: give FILE... or --library")
 	}
