@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,4 +162,27 @@ func TestForkLocalPassword(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDSNHasPassword: a URL built with a password is seen to carry one,
+// one built without (and no password keyword in its path) is not.
+func FuzzDSNHasPassword(f *testing.F) {
+	f.Add("postgres", "pw", "127.0.0.1:5000", "postgres")
+	f.Add("u", "", "h", "db")
+	f.Add("a b", "p@ss:w/rd", "[::1]:5432", "x")
+	f.Fuzz(func(t *testing.T, user, pw, host, db string) {
+		u := url.URL{Scheme: "postgres", Host: host, Path: "/" + db}
+		if pw != "" {
+			u.User = url.UserPassword(user, pw)
+		} else {
+			u.User = url.User(user)
+		}
+		dsn := u.String()
+		if _, err := url.Parse(dsn); err != nil {
+			return // not a URL a client would give
+		}
+		if got := dsnHasPassword(dsn); got != (pw != "") {
+			t.Fatalf("dsnHasPassword(%q) = %v, want %v", dsn, got, pw != "")
+		}
+	})
 }
