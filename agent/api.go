@@ -19,7 +19,25 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/httpserver"
 )
+
+// Timeouts of the agent's API server (read, header and idle ones are
+// httpserver's defaults).
+const (
+	// apiWriteTimeout bounds a request's handling and answer: the slowest
+	// besides forks are the SQL faults, bounded at 2 min (sql).
+	apiWriteTimeout = 3 * time.Minute
+	// forkRequestTimeout is the fork routes' write timeout: a create or a
+	// destroy waits for the fork lock behind another one (forkTimeout),
+	// then runs its own (forkTimeout), listing forks around it.
+	forkRequestTimeout = 2*forkTimeout + time.Minute
+)
+
+// newHTTPServer is the agent's API server.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return httpserver.New(h, httpserver.Timeouts{Write: apiWriteTimeout}, log)
+}
 
 // apiServer serves the agent API: the faults that must act inside the
 // node (iptables, signals, a full disk, paused replay).
@@ -87,8 +105,10 @@ func (a *apiServer) token() string {
 
 func (a *apiServer) handler() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, f func(r *http.Request) (any, error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	// Routed behind the token check below: only the head node's requests
+	// reach a route, and only they may hold a connection for long.
+	handle := func(f func(r *http.Request) (any, error)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v, err := f(r)
 			if err != nil {
 				a.log.Warn("agent api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -100,6 +120,10 @@ func (a *apiServer) handler() http.Handler {
 			}
 			writeJSON(w, http.StatusOK, v)
 		})
+	}
+	h := func(pattern string, f func(r *http.Request) (any, error)) { mux.Handle(pattern, handle(f)) }
+	long := func(pattern string, f func(r *http.Request) (any, error)) {
+		mux.Handle(pattern, httpserver.Long(forkRequestTimeout, handle(f)))
 	}
 	h("GET "+agentapi.PathStatus, func(*http.Request) (any, error) { return a.status(), nil })
 	h("PUT "+agentapi.PathBlocks+"{name}", a.block)
@@ -117,9 +141,9 @@ func (a *apiServer) handler() http.Handler {
 	})
 	h("POST "+agentapi.PathWAL, a.wal)
 	h("PUT "+agentapi.PathPower, a.power)
-	h("GET "+agentapi.PathForks, a.forks)
-	h("POST "+agentapi.PathForks, a.createFork)
-	h("DELETE "+agentapi.PathForks+"/{name}", a.destroyFork)
+	long("GET "+agentapi.PathForks, a.forks)
+	long("POST "+agentapi.PathForks, a.createFork)
+	long("DELETE "+agentapi.PathForks+"/{name}", a.destroyFork)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		tok := a.token()
@@ -393,7 +417,7 @@ func serveAPI(ctx context.Context, addr string, a *apiServer) {
 		a.log.Error("agent api cannot listen; in-node faults are unavailable", "addr", addr, "err", err)
 		return
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := newHTTPServer(a.handler(), a.log)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -39,14 +39,37 @@ func (s *supervisor) forkCmd(ctx context.Context, args ...string) (string, error
 	if err != nil {
 		return "", fmt.Errorf("fork: own executable: %w", err)
 	}
-	argv := append([]string{self, "fork", "local"}, args...)
-	return runCmd(ctx, s.r, nil, argv)
+	argv, env := forkCommand(self, s.o.Patroni.SuperuserPassword, args...)
+	return runCmdEnv(ctx, s.r, nil, argv, env)
+}
+
+// forkCommand builds the child's command line and the environment it adds:
+// the superuser's password goes in the environment (fork.PasswordEnv),
+// never in argv, which every user of the node reads (ps) and a failed
+// command's error repeats.
+func forkCommand(self, password string, args ...string) (argv, env []string) {
+	argv = append([]string{self, "fork", "local"}, args...)
+	if password != "" {
+		env = []string{fork.PasswordEnv + "=" + password}
+	}
+	return argv, env
+}
+
+// createArgs are `fork local create`'s arguments for a fork of dataDir
+// (stopped: a crashed primary's, for a post-mortem).
+func createArgs(dataDir, forksDir, binDir, name string, port int, stopped bool) []string {
+	args := []string{"create"}
+	if stopped {
+		args = append(args, "--stopped")
+	}
+	return append(args, "--data-dir", dataDir, "--dsn", localDSN(), "--dir", forksDir,
+		"--bin-dir", binDir, "--name", name, "--port", strconv.Itoa(port), "--allow-copy")
 }
 
 // localDSN reaches the node's own PostgreSQL (or a fork of it, with the
-// port changed) over its socket.
-func (s *supervisor) localDSN() string {
-	return fmt.Sprintf("host=/var/run/postgresql port=5432 user=postgres dbname=postgres password=%s", s.o.Patroni.SuperuserPassword)
+// port changed) over its socket; the password travels apart (forkCommand).
+func localDSN() string {
+	return "host=/var/run/postgresql port=5432 user=postgres dbname=postgres"
 }
 
 // lastJSON returns the last line of out that holds a JSON document: the
@@ -80,7 +103,9 @@ func (s *supervisor) listForks(ctx context.Context) ([]fork.Fork, error) {
 }
 
 // forkInfo turns the fork's record into the wire form, with a DSN that
-// reaches it over the network rather than through the node's socket.
+// reaches it over the network rather than through the node's socket. It
+// carries the password: the forks API is the head node's, behind its
+// operator token, and the operator needs a DSN that connects.
 func (a *apiServer) forkInfo(f fork.Fork) agentapi.ForkInfo {
 	p := a.sup.o.Patroni
 	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", p.SuperuserPassword),
@@ -143,8 +168,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 		return nil, httpError{http.StatusConflict, fmt.Errorf("port %d is taken on %s", req.Port, a.sup.o.Patroni.Name)}
 	}
 	p := a.sup.o.Patroni
-	out, err := a.sup.forkCmd(ctx, "create", "--data-dir", p.DataDir, "--dsn", a.sup.localDSN(), "--dir", a.sup.forksDir(),
-		"--bin-dir", p.BinDir, "--name", req.Name, "--port", strconv.Itoa(req.Port), "--allow-copy")
+	out, err := a.sup.forkCmd(ctx, createArgs(p.DataDir, a.sup.forksDir(), p.BinDir, req.Name, req.Port, false)...)
 	if err != nil {
 		return nil, err
 	}

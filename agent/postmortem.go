@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -85,8 +84,7 @@ func (s *supervisor) postmortem(ctx context.Context) {
 	}
 	name := agentapi.PostmortemPrefix + time.Now().UTC().Format("20060102-150405")
 	start := time.Now()
-	res, err := s.forkCmd(ctx, "create", "--stopped", "--data-dir", dir, "--dsn", s.localDSN(), "--dir", s.forksDir(),
-		"--bin-dir", s.o.Patroni.BinDir, "--name", name, "--port", strconv.Itoa(port), "--allow-copy")
+	res, err := s.forkCmd(ctx, createArgs(dir, s.forksDir(), s.o.Patroni.BinDir, name, port, true)...)
 	if err != nil {
 		s.log.Error("no post-mortem fork of the crashed primary", "err", err)
 		return

@@ -16,6 +16,13 @@ var errNotRunning = errors.New("not running")
 // combined output. The process is watched through the reaper, which as PID
 // 1 collects every child: a plain exec.Cmd would lose its exit status.
 func runCmd(ctx context.Context, r *reaper, a *account, argv []string) (string, error) {
+	return runCmdEnv(ctx, r, a, argv, nil)
+}
+
+// runCmdEnv is runCmd with env added to the child's environment: where a
+// secret goes, since argv is readable by every user of the node and is
+// repeated in the error of a failed command.
+func runCmdEnv(ctx context.Context, r *reaper, a *account, argv, env []string) (string, error) {
 	path := argv[0]
 	if !strings.Contains(path, "/") {
 		for _, dir := range []string{"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"} {
@@ -40,6 +47,7 @@ func runCmd(ctx context.Context, r *reaper, a *account, argv []string) (string, 
 		attr.Env = append(attr.Env, "HOME="+a.home, "USER="+a.name)
 		attr.Sys.Credential = &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid)}
 	}
+	attr.Env = append(attr.Env, env...)
 	r.lock()
 	p, err := os.StartProcess(path, argv, attr)
 	pw.Close()

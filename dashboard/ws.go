@@ -3,9 +3,12 @@ package dashboard
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -28,6 +31,11 @@ type HandlerOptions struct {
 	// ReadLimit bounds a client message in bytes (default 512): clients have
 	// nothing to say, so anything large is an abuse.
 	ReadLimit int64
+	// MaxPerClient caps the websockets of one client (its IP address, an
+	// IPv6 one by its /64) (default 8): a page holds one, so a visitor
+	// may open a few tabs, while one machine on the LAN cannot take all
+	// of the hub's viewer slots. The hub's own cap stays.
+	MaxPerClient int
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -43,8 +51,14 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 512
 	}
+	if o.MaxPerClient <= 0 {
+		o.MaxPerClient = DefaultMaxPerClient
+	}
 	return o
 }
+
+// DefaultMaxPerClient is HandlerOptions.MaxPerClient's default.
+const DefaultMaxPerClient = 8
 
 // Handler serves the read-only websocket (mount it at /ws). Each viewer
 // gets the hub's replay, then every published message. What a client sends
@@ -59,6 +73,7 @@ func Handler(hub *Hub, o HandlerOptions) http.Handler {
 		// Checked below, before a viewer slot is taken.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
+	slots := &clientSlots{max: o.MaxPerClient, n: map[string]int{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !websocket.IsWebSocketUpgrade(r) {
 			http.Error(w, "this endpoint speaks websocket only", http.StatusBadRequest)
@@ -69,6 +84,15 @@ func Handler(hub *Hub, o HandlerOptions) http.Handler {
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
 		}
+		// Before the hub's slot, so a refused client takes none.
+		client := clientKey(r.RemoteAddr)
+		if !slots.take(client) {
+			o.Log.Warn("dashboard websocket refused: too many from one client", "client", client, "max", o.MaxPerClient)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "too many dashboard connections from this address", http.StatusTooManyRequests)
+			return
+		}
+		defer slots.release(client)
 		sub, err := hub.Subscribe()
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
@@ -133,6 +157,56 @@ func serve(conn *websocket.Conn, sub *Subscription, o HandlerOptions) {
 			return
 		}
 	}
+}
+
+// clientSlots counts the open websockets of each client.
+type clientSlots struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+// take reports whether client may open one more, and counts it if so.
+func (c *clientSlots) take(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[client] >= c.max {
+		return false
+	}
+	c.n[client]++
+	return true
+}
+
+// release gives a client's slot back; no entry stays for a client with
+// none.
+func (c *clientSlots) release(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[client]--; c.n[client] <= 0 {
+		delete(c.n, client)
+	}
+}
+
+// clientKey names the client a connection comes from: its IP address, or
+// for IPv6 its /64, from which a host picks addresses at will. The
+// address is the TCP peer's, never a header's: no proxy stands in front
+// of the head node, and a header would let a client name itself anew.
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.WithZone("").Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }
 
 // originAllowed reports whether a browser page from origin may connect to

@@ -3,13 +3,17 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/redswitch/redswitch/httpserver"
 )
 
 // wsServer serves Handler at /ws and returns its ws:// URL.
@@ -118,6 +122,117 @@ func TestHandlerCapAnswers503(t *testing.T) {
 	}
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
+	}
+}
+
+// TestHandlerCapPerClient: one client may hold MaxPerClient websockets;
+// the next is refused with 429 before the upgrade and takes no hub slot,
+// another client still gets in, and a closed websocket frees its slot.
+func TestHandlerCapPerClient(t *testing.T) {
+	from := func(ip string) *websocket.Dialer {
+		return &websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+			NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+	}
+	tests := []struct {
+		name string
+		max  int
+	}{
+		{"cap of 1", 1},
+		{"cap of 3", 3},
+		{"default", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHub(HubOptions{})
+			_, url := wsServer(t, h, HandlerOptions{MaxPerClient: tc.max})
+			limit := tc.max
+			if limit == 0 {
+				limit = DefaultMaxPerClient
+			}
+			var conns []*websocket.Conn
+			for i := range limit {
+				c, _, err := from("127.0.0.1").Dial(url, nil)
+				if err != nil {
+					t.Fatalf("websocket %d of %d: %v", i+1, limit, err)
+				}
+				defer c.Close()
+				conns = append(conns, c)
+			}
+			waitFor(t, func() bool { return h.Stats().Subscribers == limit })
+			c, resp, err := from("127.0.0.1").Dial(url, nil)
+			if err == nil {
+				c.Close()
+				t.Fatalf("websocket %d from one client accepted", limit+1)
+			}
+			if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("websocket %d: %v, response %v; want 429 with Retry-After", limit+1, err, resp)
+			}
+			if got := h.Stats().Subscribers; got != limit {
+				t.Fatalf("refused client changed the hub's viewers to %d", got)
+			}
+			// The cap is per client: another address still connects.
+			other, _, err := from("127.0.0.2").Dial(url, nil)
+			if err != nil {
+				t.Fatalf("another client refused: %v", err)
+			}
+			other.Close()
+			// A closed websocket gives its slot back.
+			conns[0].Close()
+			waitFor(t, func() bool { return h.Stats().Subscribers == limit-1 })
+			again, _, err := from("127.0.0.1").Dial(url, nil)
+			if err != nil {
+				t.Fatalf("after one closed: %v", err)
+			}
+			again.Close()
+		})
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	tests := []struct {
+		remote, want string
+	}{
+		{"192.0.2.7:51000", "192.0.2.7"},
+		{"192.0.2.7:51001", "192.0.2.7"},
+		{"[::ffff:192.0.2.7]:4000", "192.0.2.7"},
+		{"[2001:db8:1:2:aaaa::1]:4000", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:bbbb::9]:4001", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:4000", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:4000", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.remote, func(t *testing.T) {
+			if got := clientKey(tc.remote); got != tc.want {
+				t.Fatalf("clientKey(%q) = %q, want %q", tc.remote, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWebsocketOutlivesServerTimeouts serves the handler from a server
+// with the rig's timeouts, scaled down: a viewer keeps receiving long
+// after the server's read, write and idle timeouts, which the upgrade
+// cleared from the hijacked connection.
+func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
+	h := NewHub(HubOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", Handler(h, HandlerOptions{}))
+	to := httpserver.Timeouts{ReadHeader: 100 * time.Millisecond, Read: 100 * time.Millisecond,
+		Write: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	srv := httpserver.New(mux, to, nil)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, _, err := dial(t, "ws://"+ln.Addr().String()+"/ws", "")
+	must(t, err)
+	for i := range 5 {
+		time.Sleep(150 * time.Millisecond) // past every server timeout
+		must(t, h.Publish(RateMessage(RateSample{T: t0, Rate: float64(i)})))
+		if m := readMsg(t, c); m.Type != TypeRate || m.Sample.Rate != float64(i) {
+			t.Fatalf("message %d = %+v", i, m)
+		}
 	}
 }
 
@@ -246,6 +361,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// FuzzClientKey: any peer address names a client, the port never
+// matters, and addresses of one IPv6 /64 are one client.
+func FuzzClientKey(f *testing.F) {
+	f.Add([]byte{192, 0, 2, 7}, uint16(1), uint16(2))
+	f.Add([]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0xaa, 0xaa, 0, 0, 0, 0, 0, 1}, uint16(4000), uint16(4001))
+	f.Add([]byte("not an ip"), uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, raw []byte, p1, p2 uint16) {
+		ip, ok := netip.AddrFromSlice(raw)
+		if !ok {
+			_ = clientKey(string(raw)) // must not panic
+			return
+		}
+		a := netip.AddrPortFrom(ip, p1).String()
+		b := netip.AddrPortFrom(ip, p2).String()
+		if ka, kb := clientKey(a), clientKey(b); ka != kb || ka == "" {
+			t.Fatalf("keys %q (%s) and %q (%s) differ by port alone", ka, a, kb, b)
+		}
+		if ip.Is6() && !ip.Is4In6() {
+			bs := ip.As16()
+			bs[15] ^= 0xff // another host of the same /64
+			other := netip.AddrPortFrom(netip.AddrFrom16(bs), p1).String()
+			if clientKey(other) != clientKey(a) {
+				t.Fatalf("%s and %s of one /64 are different clients", a, other)
+			}
+		}
+	})
 }
 
 func FuzzOriginAllowed(f *testing.F) {

@@ -113,7 +113,8 @@ type Demo struct {
 	clusterToken string
 
 	docker    *testcontainers.DockerClient
-	lock      *dirlock.Lock // the data directory, held from before the sweep to the end of Close
+	lock      *dirlock.Lock     // the data directory, held from before the sweep to the end of Close
+	members   []headnode.Member // the nodes as planned, known before they start
 	keep      bool
 	closeOnce sync.Once
 	closeErr  error
@@ -260,6 +261,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	for i := 1; i <= count; i++ {
 		members = append(members, headnode.Member{Name: rig.NodeName(i), Address: d.Rig.NodeAddress(i)})
 	}
+	d.members = members
 	var drv headnode.Power = d.Rig
 	if o.Power == PowerAgent || o.Power == PowerPaired {
 		agents := map[string]power.AgentClient{}

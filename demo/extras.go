@@ -13,10 +13,12 @@ import (
 
 // agent returns a client of a node's agent carrying this run's cluster
 // token, with the given request timeout; false for a node the rig lacks.
+// It reads the rig's plan, not its containers: clients are made before
+// the nodes start (the soft power driver's among them).
 func (d *Demo) agent(node string, timeout time.Duration) (*agentapi.Client, bool) {
-	for _, n := range d.Rig.Nodes() {
-		if n.Name == node {
-			c := agentapi.NewClient(n.Address, cluster.AgentPort, d.clusterToken)
+	for _, m := range d.members {
+		if m.Name == node {
+			c := agentapi.NewClient(m.Address, cluster.AgentPort, d.clusterToken)
 			c.HTTP.Timeout = timeout
 			return c, true
 		}

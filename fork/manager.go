@@ -74,10 +74,23 @@ func NewManager(cfg Config) (*Manager, error) {
 	return &Manager{cfg: cfg, pending: map[string]int{}}, nil
 }
 
+// PasswordEnv is the environment variable through which `redswitch fork
+// local` gets CreateOptions.SourcePassword from the process that runs it
+// (a node's agent): a command line is readable by every user of the
+// machine, an environment only by its owner. Not PGPASSWORD: the command
+// removes it from its environment once read, so the fork's server and
+// the copies it starts do not inherit it.
+const PasswordEnv = "REDSWITCH_FORK_PASSWORD"
+
 // CreateOptions says what to fork and where.
 type CreateOptions struct {
 	SourceDir string // the running server's data directory
 	SourceDSN string // connection to the source, for CHECKPOINT and the backup functions
+	// SourcePassword, when set, is the password for SourceDSN and for the
+	// fork, which keeps the source's users: kept out of the DSN, it reaches
+	// no command line (pg_basebackup gets it in its environment) and no
+	// fork record.
+	SourcePassword string
 	// SourceStopped forks a data directory whose server is not running
 	// (a crashed primary before Patroni rewinds it: a post-mortem): no
 	// CHECKPOINT, no backup functions, no SourceDSN; the copy is whatever
@@ -296,7 +309,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	case Snapshot:
 		start := time.Now()
 		if !o.SourceStopped {
-			if replay, err = checkpoint(ctx, log, o.SourceDSN, o.CheckpointSkipBelow); err != nil {
+			if replay, err = checkpoint(ctx, log, o.SourceDSN, o.SourcePassword, o.CheckpointSkipBelow); err != nil {
 				return Fork{}, fmt.Errorf("checkpoint source: %w", err)
 			}
 		}
@@ -327,7 +340,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 		if err := mkdirOwned(dst, owner); err != nil {
 			return Fork{}, err
 		}
-		if _, err := pglocal.Run(ctx, owner, o.sched().Wrap(BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name))); err != nil {
+		argv := o.sched().Wrap(BaseBackupArgs(m.cfg.BinDir, o.SourceDSN, dst, "redswitch fork "+o.Name))
+		if _, err := pglocal.RunEnv(ctx, owner, passwordEnv(o.SourcePassword), argv); err != nil {
 			return Fork{}, err
 		}
 		t.Snapshot = time.Since(start)
@@ -350,7 +364,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	if err := srv.Promote(ctx); err != nil {
 		return Fork{}, err
 	}
-	tl, err := waitWritable(ctx, forkDSN, m.cfg.Timeout)
+	tl, err := waitWritable(ctx, forkDSN, o.SourcePassword, m.cfg.Timeout)
 	if err != nil {
 		return Fork{}, fmt.Errorf("%w; log: %s", err, srv.LogFileTail())
 	}
@@ -411,7 +425,7 @@ func probeReflink(ctx context.Context, src, dir, name string) bool {
 // writes the backup_label the stop returned. A temporary replication slot
 // keeps the source from recycling WAL the copy needs.
 func (m *Manager) copyInBackup(ctx context.Context, log *slog.Logger, src, dst string, o CreateOptions, owner pglocal.Owner, reflink bool, t *Timings) error {
-	conn, err := pgx.Connect(ctx, o.SourceDSN)
+	conn, err := connect(ctx, o.SourceDSN, o.SourcePassword)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}
@@ -503,11 +517,34 @@ func (o CreateOptions) sched() pglocal.Sched {
 	return pglocal.Sched{Nice: o.Nice, CPUs: o.CPUs, Idle: o.Idle}
 }
 
+// connect opens a session at dsn; a password, when given, replaces the
+// DSN's own (see CreateOptions.SourcePassword).
+func connect(ctx context.Context, dsn, password string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if password != "" {
+		cfg.Password = password
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// passwordEnv is the environment that gives a libpq program (pg_basebackup)
+// the password: its command line is readable by every user of the
+// machine, its environment only by its owner.
+func passwordEnv(password string) []string {
+	if password == "" {
+		return nil
+	}
+	return []string{"PGPASSWORD=" + password}
+}
+
 // checkpoint runs CHECKPOINT on the source (a restartpoint on a standby)
 // unless less than skipBelow bytes of WAL follow its last checkpoint's redo
 // point.
-func checkpoint(ctx context.Context, log *slog.Logger, dsn string, skipBelow int64) (int64, error) {
-	conn, err := pgx.Connect(ctx, dsn)
+func checkpoint(ctx context.Context, log *slog.Logger, dsn, password string, skipBelow int64) (int64, error) {
+	conn, err := connect(ctx, dsn, password)
 	if err != nil {
 		return 0, err
 	}
@@ -538,12 +575,12 @@ func checkpoint(ctx context.Context, log *slog.Logger, dsn string, skipBelow int
 
 // waitWritable polls until the server at dsn is out of recovery, then
 // returns its timeline. pg_ctl's own waits return at read-only.
-func waitWritable(ctx context.Context, dsn string, timeout time.Duration) (int, error) {
+func waitWritable(ctx context.Context, dsn, password string, timeout time.Duration) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
 	for {
-		tl, err := timelineIfWritable(ctx, dsn)
+		tl, err := timelineIfWritable(ctx, dsn, password)
 		if err == nil {
 			return tl, nil
 		}
@@ -558,10 +595,10 @@ func waitWritable(ctx context.Context, dsn string, timeout time.Duration) (int, 
 
 var errInRecovery = errors.New("still in recovery")
 
-func timelineIfWritable(ctx context.Context, dsn string) (int, error) {
+func timelineIfWritable(ctx context.Context, dsn, password string) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, dsn)
+	conn, err := connect(cctx, dsn, password)
 	if err != nil {
 		return 0, err
 	}

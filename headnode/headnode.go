@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"sync"
@@ -68,9 +70,10 @@ type Options struct {
 	StatsPort   int
 	// OperatorToken guards every request that changes something.
 	OperatorToken string
-	// DBUser and DBPassword build the DSNs shown to users.
-	DBUser, DBPassword string
-	Log                *slog.Logger
+	// DBUser names the user in the DSNs the state shows (default
+	// postgres). They carry no password: the state is public.
+	DBUser string
+	Log    *slog.Logger
 }
 
 // HeadNode watches and drives one cluster.
@@ -104,7 +107,7 @@ func New(o Options) (*HeadNode, error) {
 		o.Clock = func() time.Time { return base.Add(time.Since(base)) }
 	}
 	if o.DBUser == "" {
-		o.DBUser, o.DBPassword = "postgres", "postgres"
+		o.DBUser = "postgres"
 	}
 	if o.Scope == "" || len(o.Etcd) == 0 || o.Power == nil || o.Journal == nil {
 		return nil, errors.New("headnode: scope, etcd endpoints, power driver and journal are required")
@@ -627,8 +630,18 @@ func (h *HeadNode) State() headnodeapi.State {
 		JournalError: journalErr,
 	}
 	if h.o.PrimaryPort != 0 {
-		st.DSN = fmt.Sprintf("postgres://%s:%s@%s:%d/postgres", h.o.DBUser, h.o.DBPassword, h.o.HAProxyBind, h.o.PrimaryPort)
-		st.ReplicaDSN = fmt.Sprintf("postgres://%s:%s@%s:%d/postgres", h.o.DBUser, h.o.DBPassword, h.o.HAProxyBind, h.o.ReplicaPort)
+		st.DSN = publicDSN(h.o.DBUser, h.o.HAProxyBind, h.o.PrimaryPort)
+		st.ReplicaDSN = publicDSN(h.o.DBUser, h.o.HAProxyBind, h.o.ReplicaPort)
 	}
 	return st
+}
+
+// publicDSN is a DSN through HAProxy as GET /api/v1/state shows it: user,
+// host and port, no password, since anyone on the LAN reads the state. A
+// client supplies the password the libpq way (PGPASSWORD, ~/.pgpass),
+// which pgx and psql read when the DSN has none; "xxxxx" in its place
+// (url.URL.Redacted) would be sent as a wrong password.
+func publicDSN(user, host string, port int) string {
+	u := url.URL{Scheme: "postgres", User: url.User(user), Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/postgres"}
+	return u.String()
 }

@@ -62,7 +62,9 @@ type State struct {
 	Timings EffectiveTimings `json:"timings"`
 	// Etcd lists the consensus store's client endpoints.
 	Etcd []string `json:"etcd"`
-	// DSN is the primary's connection string through HAProxy.
+	// DSN is the primary's connection string through HAProxy and
+	// ReplicaDSN the replicas'. They carry no password, since the state
+	// is public: a client brings its own (PGPASSWORD, ~/.pgpass).
 	DSN        string    `json:"dsn"`
 	ReplicaDSN string    `json:"replica_dsn"`
 	UpdatedAt  time.Time `json:"updated_at"`

@@ -35,8 +35,10 @@ type RemoteBackend struct {
 	URL string
 	// OperatorToken authorises power and fault requests.
 	OperatorToken string
-	// ProbeDSN overrides the primary DSN the head node reports (which
-	// names its own loopback address).
+	// ProbeDSN is the runner's own primary DSN for its probe. Empty: the
+	// one the head node reports (which may name its own loopback address)
+	// and which carries no password, since the state is public; pgx then
+	// takes the password from this process's PGPASSWORD or ~/.pgpass.
 	ProbeDSN string
 	// Client is the HTTP client (http.DefaultClient when nil).
 	Client *http.Client
@@ -139,6 +141,8 @@ func (b *RemoteBackend) Start(ctx context.Context, sc *Scenario) (Cluster, error
 	dsn := b.ProbeDSN
 	if dsn == "" {
 		dsn = st.DSN
+		log.Info("the probe uses the head node's primary DSN; its password comes from PGPASSWORD or ~/.pgpass",
+			"dsn", st.DSN)
 	}
 	if dsn == "" {
 		return nil, errors.New("the head node reports no primary DSN; pass one for the probe")

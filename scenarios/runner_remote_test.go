@@ -68,7 +68,7 @@ func (f *fakeHead) set(leader string) {
 }
 
 func TestRemoteBackend(t *testing.T) {
-	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
+	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
@@ -171,7 +171,7 @@ func TestRemoteBackendRefusals(t *testing.T) {
 // must still recover the fault and restore the power, or the booth stays
 // broken for the next visitor.
 func TestRemoteRunCancelledRestores(t *testing.T) {
-	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
+	head := &fakeHead{st: headnodeapi.State{Leader: "n1", DSN: "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=1", Nodes: []headnodeapi.NodeState{
 		{Name: "n1", Power: "on", Role: cluster.RolePrimary, State: "running", Timeline: 1},
 		{Name: "n2", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},
 		{Name: "n3", Power: "on", Role: cluster.RoleReplica, State: "running", Timeline: 1},

@@ -22,7 +22,13 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/httpserver"
 )
+
+// writeTimeout is the bench server's: it serves websocket upgrades only,
+// answered at once; each websocket, hijacked, then has the handler's own
+// deadlines, as on the head node.
+const writeTimeout = 10 * time.Second
 
 // Options configure a measurement. Zero values take the defaults.
 type Options struct {
@@ -110,12 +116,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("dashbench: set view: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/ws", dashboard.Handler(hub, dashboard.HandlerOptions{Log: o.Log}))
+	// Every viewer dials from loopback: one client, as the handler counts.
+	mux.Handle("/ws", dashboard.Handler(hub, dashboard.HandlerOptions{MaxPerClient: o.Viewers, Log: o.Log}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, fmt.Errorf("dashbench: listen on loopback: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := httpserver.New(mux, httpserver.Timeouts{Write: writeTimeout}, o.Log)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + "/ws"

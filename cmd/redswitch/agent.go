@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/redswitch/redswitch/agent"
+	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 )
 
@@ -18,20 +19,30 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	address := fs.String("address", e("ADDRESS", ""), "address other members and HAProxy reach this node at (default: first non-loopback IPv4)")
 	dataDir := fs.String("data-dir", e("DATA_DIR", "/data/pg"), "PostgreSQL data directory")
 	binDir := fs.String("bin-dir", e("BIN_DIR", "/usr/lib/postgresql/15/bin"), "PostgreSQL binaries")
-	suPass := fs.String("superuser-password", e("SUPERUSER_PASSWORD", "postgres"), "password of the postgres superuser")
-	replPass := fs.String("replication-password", e("REPLICATION_PASSWORD", "replicator"), "password of the replication user")
+	suPassFlag := addSecret(fs, env, "superuser-password", "REDSWITCH_SUPERUSER_PASSWORD", "postgres", "password of the postgres superuser")
+	replPassFlag := addSecret(fs, env, "replication-password", "REDSWITCH_REPLICATION_PASSWORD", "replicator", "password of the replication user")
 	sync := fs.Bool("synchronous-mode", e("SYNCHRONOUS_MODE", "") == "true", "Patroni synchronous_mode")
 	syncStrict := fs.Bool("synchronous-mode-strict", e("SYNCHRONOUS_MODE_STRICT", "") == "true", "Patroni synchronous_mode_strict")
 	failsafe := fs.Bool("failsafe-mode", e("FAILSAFE_MODE", "") == "true", "Patroni failsafe_mode")
 	maxLag := fs.Int64("maximum-lag-on-failover", 0, "bytes a replica may lag and still be promoted (default Patroni's 1 MiB)")
 	tags := fs.String("tags", e("TAGS", ""), "Patroni tags set to true, comma separated (nofailover, noloadbalance)")
-	token := fs.String("cluster-token", e("CLUSTER_TOKEN", ""), "token guarding the agent's fault API (default: read from the token file the head node installs)")
+	token := fs.String("cluster-token", e("CLUSTER_TOKEN", ""), "token guarding the agent's API (default: read from --cluster-token-file; on the command line every user of the machine can read it: prefer $REDSWITCH_CLUSTER_TOKEN or the file)")
+	tokenFile := fs.String("cluster-token-file", e("CLUSTER_TOKEN_FILE", agentapi.TokenFile), "`FILE` the cluster token is read from on every request when --cluster-token is not given (the head node's rig installs it there)")
 	postmortem := fs.Bool("postmortem-forks", e("POSTMORTEM_FORKS", "") == "true", "before a crashed primary rejoins (and pg_rewind discards what it alone had), keep a running fork of its data directory; the newest one is kept")
 	autoHeal := fs.Bool("auto-heal", e("AUTO_HEAL", "true") != "false", "wipe a corrupt data directory and let Patroni re-initialise it from the primary")
 	configPath := fs.String("config", e("CONFIG", "/etc/redswitch/patroni.yml"), "where to write patroni.yml")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	suPass, err := suPassFlag.resolve(fs, env, env.log)
+	if err != nil {
+		return err
+	}
+	replPass, err := replPassFlag.resolve(fs, env, env.log)
+	if err != nil {
+		return err
+	}
+	warnArgvSecret(fs, "cluster-token", *token != "", "set $REDSWITCH_CLUSTER_TOKEN or use --cluster-token-file", env.log)
 	if *name == "" {
 		return usagef("--name is required")
 	}
@@ -60,12 +71,13 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	return agent.Run(ctx, agent.Options{
 		Patroni: cluster.PatroniOptions{
 			Scope: *scope, Name: *name, Address: *address, Etcd: endpoints, Timings: t,
-			DataDir: *dataDir, BinDir: *binDir, SuperuserPassword: *suPass, ReplicationPassword: *replPass,
+			DataDir: *dataDir, BinDir: *binDir, SuperuserPassword: suPass, ReplicationPassword: replPass,
 			SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
 			MaximumLagOnFailover: *maxLag, Tags: tagMap,
 		},
 		ConfigPath:      *configPath,
 		Token:           *token,
+		TokenFile:       *tokenFile,
 		NoAutoHeal:      !*autoHeal,
 		PostmortemForks: *postmortem,
 		Log:             env.log,

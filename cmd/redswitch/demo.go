@@ -16,7 +16,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	nodes := fs.Int("nodes", 3, "database nodes (1 to 9)")
 	timings := fs.String("timings", "aggressive", "timing profile: aggressive, default or TTL/LOOP_WAIT/RETRY_TIMEOUT")
 	listen := fs.String("listen", "127.0.0.1:8080", "API and dashboard address")
-	token := fs.String("operator-token", envDefault(env, "REDSWITCH_OPERATOR_TOKEN", ""), "operator token for changing requests (default: $REDSWITCH_OPERATOR_TOKEN, else generated)")
+	tokenFlag := addSecret(fs, env, "operator-token", "REDSWITCH_OPERATOR_TOKEN", "", "operator token for changing requests (generated when none is given)")
 	dataDir := fs.String("data-dir", envDefault(env, "REDSWITCH_DATA_DIR", ".build/demo"), "head node data dir: etcd, journal, HAProxy config")
 	image := fs.String("image", demo.DefaultImage, "node image (make image builds it)")
 	primary := fs.Int("primary-port", 5000, "HAProxy port routing to the primary")
@@ -30,6 +30,10 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	powerMode := fs.String("power", demo.PowerContainer, "how a node's power is cut: container (kill the container) or agent (a soft cut by the node's agent: every Patroni and PostgreSQL process stopped at once)")
 	open := fs.Bool("open", true, "open the dashboard in a browser when a display is available")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	token, err := tokenFlag.resolve(fs, env, env.log)
+	if err != nil {
 		return err
 	}
 	if *nodes < 1 || *nodes > 9 {
@@ -47,7 +51,7 @@ func runDemo(ctx context.Context, env *environ, args []string) error {
 	}
 	start := time.Now()
 	d, err := demo.Start(ctx, demo.Options{
-		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: *token,
+		Nodes: *nodes, Timings: t, Image: *image, DataDir: *dataDir, Listen: *listen, OperatorToken: token,
 		PrimaryPort: *primary, ReplicaPort: *replica, StatsPort: *stats, SynchronousMode: *sync,
 		Probe: *probeOn, ProbeInterval: *probeInterval, Power: *powerMode, PostmortemForks: *postmortem,
 		Log: env.log,

@@ -25,10 +25,11 @@ Through the head node (the cluster's nodes make the fork):
   redswitch fork create --name NAME [--from NODE]   fork NODE (default: a replica)
   redswitch fork list
   redswitch fork destroy NAME
-  (--url and --operator-token, or $REDSWITCH_URL and $REDSWITCH_OPERATOR_TOKEN)
+  (--url or $REDSWITCH_URL; the token from $REDSWITCH_OPERATOR_TOKEN or --operator-token-file)
 
 On this machine (what a node's agent runs; needs the data directory's owner):
   redswitch fork local create --data-dir DIR --dsn DSN --name NAME --port PORT [--dir FORKS] [--stopped]
+    (the DSN's password from $REDSWITCH_FORK_PASSWORD)
   redswitch fork local list --dir FORKS
   redswitch fork local destroy --dir FORKS NAME`
 
@@ -57,11 +58,15 @@ func runFork(ctx context.Context, env *environ, args []string) error {
 func forkRemote(ctx context.Context, env *environ, sub string, args []string) error {
 	fs := newFlags(env, "fork "+sub, forkSynopsis)
 	base := fs.String("url", envDefault(env, "REDSWITCH_URL", "http://127.0.0.1:8080"), "head node API `URL`")
-	token := fs.String("operator-token", envDefault(env, "REDSWITCH_OPERATOR_TOKEN", ""), "operator token (default $REDSWITCH_OPERATOR_TOKEN)")
+	tokenFlag := addSecret(fs, env, "operator-token", "REDSWITCH_OPERATOR_TOKEN", "", "operator token")
 	name := fs.String("name", "", "fork name (create)")
 	from := fs.String("from", "", "node to fork (create; default: a streaming replica)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	token, err := tokenFlag.resolve(fs, env, env.log)
 	if err != nil {
 		return err
 	}
@@ -88,10 +93,10 @@ func forkRemote(ctx context.Context, env *environ, sub string, args []string) er
 	if sub != "destroy" && len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	if method != http.MethodGet && *token == "" {
-		return usagef("fork %s: the operator token is required (--operator-token or $REDSWITCH_OPERATOR_TOKEN)", sub)
+	if method != http.MethodGet && token == "" {
+		return usagef("fork %s: the operator token is required ($REDSWITCH_OPERATOR_TOKEN, --operator-token-file or --operator-token)", sub)
 	}
-	out, err := apiCall(ctx, method, strings.TrimSuffix(*base, "/")+path, *token, body)
+	out, err := apiCall(ctx, method, strings.TrimSuffix(*base, "/")+path, token, body)
 	if err != nil {
 		return err
 	}
@@ -194,7 +199,7 @@ func apiCall(ctx context.Context, method, u, token string, body any) ([]byte, er
 func forkLocal(ctx context.Context, env *environ, sub string, args []string) error {
 	fs := newFlags(env, "fork local "+sub, forkSynopsis)
 	dataDir := fs.String("data-dir", "", "the running server's data directory (create)")
-	dsn := fs.String("dsn", "", "connection to the running server, for CHECKPOINT or the backup functions (create)")
+	dsn := fs.String("dsn", "", "connection to the running server, for CHECKPOINT or the backup functions (create); its password from $"+fork.PasswordEnv+", not here: every user of the machine can read a command line")
 	dir := fs.String("dir", "", "where forks and their records live")
 	binDir := fs.String("bin-dir", "/usr/lib/postgresql/15/bin", "PostgreSQL binaries")
 	name := fs.String("name", "", "fork name (create)")
@@ -207,6 +212,15 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	if err != nil {
 		return err
 	}
+	// Read once and removed, so the fork's server and the copies this
+	// process starts do not inherit it.
+	password := env.getenv(fork.PasswordEnv)
+	if env.unsetenv != nil {
+		if err := env.unsetenv(fork.PasswordEnv); err != nil {
+			return fmt.Errorf("fork local: clear $%s: %w", fork.PasswordEnv, err)
+		}
+	}
+	warnArgvSecret(fs, "dsn", dsnHasPassword(*dsn), "leave the password out of --dsn and set $"+fork.PasswordEnv, env.log)
 	if *dir == "" {
 		return usagef("fork local %s: --dir is required", sub)
 	}
@@ -237,7 +251,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 		if err != nil {
 			return usagef("--method: %v", err)
 		}
-		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, Name: *name, Port: *port,
+		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, SourcePassword: password, Name: *name, Port: *port,
 			Method: meth, AllowCopy: *allowCopy, Nice: *nice, SourceStopped: *stopped})
 		if err != nil {
 			return err

@@ -27,7 +27,10 @@ type command struct {
 type environ struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	log            *slog.Logger
+	// unsetenv removes a variable (a secret, once read) from what child
+	// processes inherit; nil in tests, whose environment is a map.
+	unsetenv func(string) error
+	log      *slog.Logger
 }
 
 func commands() map[string]command {
@@ -45,7 +48,7 @@ func commands() map[string]command {
 }
 
 func main() {
-	env := &environ{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+	env := &environ{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, unsetenv: os.Unsetenv,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

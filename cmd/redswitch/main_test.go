@@ -38,6 +38,11 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"agent", "--name", "n1", "--etcd", "10.0.0.1:2379", "--timings", "1/1/1"}, "--timings:"},
 		{[]string{"fiu"}, "usage: redswitch fiu watch"},
 		{[]string{"headnode", "--config", "/nonexistent/booth.yaml"}, "/nonexistent/booth.yaml"},
+		{[]string{"agent", "--name", "n1", "--superuser-password-file", "/nonexistent/pw"}, "--superuser-password-file: stat /nonexistent/pw"},
+		{[]string{"agent", "--replication-password", "a", "--replication-password-file", "/x"}, "give one"},
+		{[]string{"demo", "--operator-token", "a", "--operator-token-file", "/x"}, "give one"},
+		{[]string{"fork", "create", "--name", "a", "--operator-token-file", "/nonexistent/t"}, "--operator-token-file: stat"},
+		{[]string{"scenario", "run", "--library", "--operator-token-file", "/nonexistent/t"}, "--operator-token-file: stat"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

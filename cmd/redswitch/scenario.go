@@ -85,18 +85,23 @@ func scenarioRun(ctx context.Context, env *environ, args []string) error {
 	fs.StringVar(&f.shard, "shard", "", "run shard `I/N` only: every N-th scenario of the sorted list, from the I-th")
 	fs.IntVar(&f.parallel, "parallel", 1, "clusters side by side (each is 3 containers with PostgreSQL)")
 	fs.StringVar(&f.against, "against", "", "play against the head node at `URL` instead of fresh containers")
-	fs.StringVar(&f.token, "operator-token", envDefault(env, "REDSWITCH_OPERATOR_TOKEN", ""), "operator token for --against (default $REDSWITCH_OPERATOR_TOKEN)")
-	fs.StringVar(&f.probeDSN, "probe-dsn", "", "with --against: the primary DSN for the runner's probe (default: the one the head node reports)")
+	tokenFlag := addSecret(fs, env, "operator-token", "REDSWITCH_OPERATOR_TOKEN", "", "operator token for --against")
+	fs.StringVar(&f.probeDSN, "probe-dsn", envDefault(env, "REDSWITCH_PROBE_DSN", ""), "with --against: the primary DSN for the runner's probe (default $REDSWITCH_PROBE_DSN, else the one the head node reports, which has no password: set PGPASSWORD or ~/.pgpass)")
 	fs.BoolVar(&f.library, "library", false, "run the built-in scenario library (plus any FILE given)")
 	fs.StringVar(&f.image, "image", demo.DefaultImage, "node image (make image builds it)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each run's head node data (journal, etcd) under `DIR` (default: temporary, removed)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines, only the report")
 	valued := map[string]bool{"junit": true, "json": true, "shard": true, "parallel": true, "against": true,
-		"operator-token": true, "probe-dsn": true, "image": true, "data-dir": true}
+		"operator-token": true, "operator-token-file": true, "probe-dsn": true, "image": true, "data-dir": true}
 	flagArgs, files := splitArgs(args, valued)
 	if err := parseFlags(fs, flagArgs); err != nil {
 		return err
 	}
+	var err error
+	if f.token, err = tokenFlag.resolve(fs, env, env.log); err != nil {
+		return err
+	}
+	warnArgvSecret(fs, "probe-dsn", dsnHasPassword(f.probeDSN), "leave the password out and set PGPASSWORD, or put the DSN in $REDSWITCH_PROBE_DSN", env.log)
 	if len(files) == 0 && !f.library {
 		return usagef("no scenario: give FILE... or --library")
 	}

@@ -59,7 +59,17 @@ func Command(ctx context.Context, owner Owner, argv []string) *exec.Cmd {
 // Run runs argv as owner and returns its combined output; a failure carries
 // the command and the output's tail.
 func Run(ctx context.Context, owner Owner, argv []string) ([]byte, error) {
+	return RunEnv(ctx, owner, nil, argv)
+}
+
+// RunEnv is Run with env added to the inherited environment: a secret
+// (PGPASSWORD) goes there, never into argv, which every user of the
+// machine can read and a failure's error repeats.
+func RunEnv(ctx context.Context, owner Owner, env, argv []string) ([]byte, error) {
 	cmd := Command(ctx, owner, argv)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out

@@ -1,6 +1,7 @@
 package pglocal
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -109,6 +110,39 @@ func TestSchedPolicy(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			if got := tc.s.Policy(); got != tc.want {
 				t.Fatalf("%+v.Policy() = %q, want %q", tc.s, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunEnv: the added environment reaches the command, on top of the
+// inherited one, and a failure's error (which repeats argv) holds none of
+// it.
+func TestRunEnv(t *testing.T) {
+	me := Owner{UID: os.Getuid(), GID: os.Getgid()}
+	tests := []struct {
+		name   string
+		env    []string
+		script string
+		want   string
+		fails  bool
+	}{
+		{"added", []string{"PGPASSWORD=s3cret"}, `printf '%s' "$PGPASSWORD"`, "s3cret", false},
+		{"inherited kept", []string{"PGPASSWORD=s3cret"}, `printf '%s' "${PATH:+path}"`, "path", false},
+		{"none added", nil, `printf '%s' "${PGPASSWORD_UNSET_HERE:-none}"`, "none", false},
+		{"failure", []string{"PGPASSWORD=s3cret"}, `exit 2`, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := RunEnv(context.Background(), me, tc.env, []string{"/bin/sh", "-c", tc.script})
+			if tc.fails {
+				if err == nil || strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("err %v: want a failure without the secret", err)
+				}
+				return
+			}
+			if err != nil || string(out) != tc.want {
+				t.Fatalf("got %q, %v; want %q", out, err, tc.want)
 			}
 		})
 	}

@@ -34,11 +34,34 @@ import (
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/headnode/writable"
+	"github.com/redswitch/redswitch/httpserver"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe"
 	"github.com/redswitch/redswitch/scenarios"
 	"github.com/redswitch/redswitch/scenarios/runapi"
 )
+
+// Timeouts of the API server (read, header and idle ones are
+// httpserver's defaults).
+const (
+	// apiWriteTimeout bounds a request's handling and answer: the slowest
+	// answers besides a fork's inject or recover a fault through agents
+	// (30 s a call, see startFaults); scenario runs answer at once and go
+	// on in the background; the websocket is hijacked and clears it.
+	apiWriteTimeout = 2 * time.Minute
+	// forkAgentTimeout is how long the head node waits for an agent to
+	// make or destroy a fork: a copy fallback on a big database takes
+	// minutes.
+	forkAgentTimeout = 6 * time.Minute
+	// forkRequestTimeout is the fork routes' write timeout: the agent's
+	// time and a minute to spare.
+	forkRequestTimeout = forkAgentTimeout + time.Minute
+)
+
+// newAPIServer is the head node's API and dashboard server.
+func newAPIServer(h http.Handler, log *slog.Logger) *http.Server {
+	return httpserver.New(h, httpserver.Timeouts{Write: apiWriteTimeout}, log)
+}
 
 // Options are everything one head node is made of.
 type Options struct {
@@ -284,8 +307,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	if o.Agent != nil {
 		s.Forks = forks.New(forks.Options{
 			Agent: func(node string) (forks.Agent, error) {
-				// A copy fallback on a big database takes minutes.
-				c, ok := o.Agent(node, 6*time.Minute)
+				c, ok := o.Agent(node, forkAgentTimeout)
 				if !ok {
 					return nil, fmt.Errorf("%w: %q", forks.ErrUnknownNode, node)
 				}
@@ -302,7 +324,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 		return s, fmt.Errorf("headnode: listen %s: %w", o.Listen, err)
 	}
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = newAPIServer(s.handler(), log.With("component", "api"))
 
 	s.group = newGroup(ctx, log)
 	s.group.run("head node", s.Head.Run)
@@ -350,7 +372,11 @@ func (s *Service) handler() http.Handler {
 	s.Faults.Mount(mux, s.Head.RequireOperator)
 	mux.Handle("GET /api/v1/fault-kinds", faultKinds{s.Faults})
 	if s.Forks != nil {
-		s.Forks.Mount(mux, s.Head.RequireOperator)
+		// The operator check first: only an operator's request may
+		// hold its connection for minutes.
+		s.Forks.Mount(mux, func(h http.Handler) http.Handler {
+			return s.Head.RequireOperator(httpserver.Long(forkRequestTimeout, h))
+		})
 	}
 	if s.Runs != nil {
 		s.Runs.Mount(mux, s.Head.RequireOperator)

@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/httpserver"
+)
+
+// TestAPIServerTimeouts checks the agent's server carries every timeout,
+// and that they fit what it serves.
+func TestAPIServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), nil)
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"read header set", srv.ReadHeaderTimeout > 0},
+		{"read set, header within it", srv.ReadTimeout >= srv.ReadHeaderTimeout},
+		{"idle set", srv.IdleTimeout > 0},
+		// sql bounds the SQL faults at 2 min.
+		{"write outlasts the SQL faults", srv.WriteTimeout > 2*time.Minute},
+		{"fork routes outlast a queued fork", forkRequestTimeout > 2*forkTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.ok {
+				t.Fatalf("server timeouts: header %s read %s write %s idle %s; forks %s (one fork %s)",
+					srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, forkRequestTimeout, forkTimeout)
+			}
+		})
+	}
+}
+
+// TestAPIServerCutsSlowLoris sends the agent's server a request's headers
+// one line every 200 ms: it must close the connection after its header
+// timeout (5 s), long before the client is done.
+func TestAPIServerCutsSlowLoris(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the real 5 s header timeout")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(http.NotFoundHandler(), nil)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	at, err := httpserver.SlowLoris(ln.Addr().String(), "GET "+agentapi.PathStatus+" HTTP/1.1\r\nHost: x\r\n", "X-Slow: y\r\n",
+		200*time.Millisecond, srv.ReadHeaderTimeout+3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < srv.ReadHeaderTimeout-100*time.Millisecond {
+		t.Fatalf("closed after %s, before the header timeout %s", at, srv.ReadHeaderTimeout)
+	}
+}
