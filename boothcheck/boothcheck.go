@@ -110,11 +110,17 @@ func Plan(cfg *booth.Config, head string) ([]Attempt, error) {
 	}
 	var out []Attempt
 	at := func(kind Kind, target, listen string, public bool) error {
-		_, port, err := net.SplitHostPort(listen)
+		host, port, err := net.SplitHostPort(listen)
 		if err != nil {
 			return fmt.Errorf("%s: %q: %w", target, listen, err)
 		}
-		out = append(out, Attempt{Kind: kind, Target: target, Addr: net.JoinHostPort(head, port), Public: public})
+		// A listener bound to one LAN address is knocked on there; a
+		// wildcard or loopback one at the head node's address, where a
+		// visitor would try (and a loopback one must not answer).
+		if ip := net.ParseIP(host); host == "" || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
+			host = head
+		}
+		out = append(out, Attempt{Kind: kind, Target: target, Addr: net.JoinHostPort(host, port), Public: public})
 		return nil
 	}
 	for _, a := range []struct {

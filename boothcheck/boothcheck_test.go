@@ -51,6 +51,19 @@ func TestPlan(t *testing.T) {
 	if len(plan) != 6+3*len(cfg.Nodes) {
 		t.Errorf("%d attempts, want %d", len(plan), 6+3*len(cfg.Nodes))
 	}
+	t.Run("a listener on one address is tried there", func(t *testing.T) {
+		c := *cfg
+		c.Listen.EtcdClient = "192.168.50.3:2379"
+		plan, err := Plan(&c, "192.168.50.2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range plan {
+			if a.Kind == KindEtcd && a.Addr != "192.168.50.3:2379" {
+				t.Errorf("etcd tried at %s, want 192.168.50.3:2379", a.Addr)
+			}
+		}
+	})
 	if _, err := Plan(cfg, ""); err == nil {
 		t.Error("Plan without the head node's address: no error")
 	}
