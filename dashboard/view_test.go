@@ -33,6 +33,8 @@ func sampleView(at time.Time) View {
 			OldPrimary: "n1", NewPrimary: "n2", Cause: "power cut on n1 (switch 1)",
 			Phases: []Phase{{"lease expiry", 4.6}, {"promotion", 4.9}, {"routing", 5.2}},
 		}},
+		Summary: FailoverSummary{Count: 1, MinS: 5.2, MeanS: 5.2, P50S: 5.2, P90S: 5.2, P99S: 5.2, MaxS: 5.2,
+			Buckets: []Bucket{{S: 5, N: 1}}},
 		Reference: DefaultReference(),
 	}
 }

@@ -48,7 +48,7 @@ func TestUnsyncedAppendDoesNotWaitForSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewEventLog(j, nil)
+	l := NewEventLog(j, nil, EventLogOptions{})
 	var seen []uint64
 	l.Listen(func(e journal.Event) { seen = append(seen, e.Seq) })
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/journal"
-	"github.com/redswitch/redswitch/probe/analysis"
 )
 
 // failingSync fails every fsync once armed, as a disk with a write error.
@@ -41,7 +41,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	events := NewEventLog(j, nil)
+	events := NewEventLog(j, nil, EventLogOptions{})
 	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: &seeingPower{j: &memJournal{}},
 		Journal: events, JournalErr: j.Err, Members: []Member{{Name: "n1", Address: "10.0.0.1"}}})
 	if err != nil {
@@ -61,7 +61,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		return ob.view(analysis.Report{}).JournalError, body
+		return ob.view(dashboard.FailoverSummary{}, nil).JournalError, body
 	}
 	steps := []struct {
 		name string

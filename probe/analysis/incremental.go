@@ -436,3 +436,19 @@ func (in *Incremental) Stats() IncrementalStats {
 	return IncrementalStats{Events: in.events, Tail: len(in.tail), SettledOutages: len(in.settledOut),
 		SettledFailovers: len(in.settledFo), AckRanges: in.index.n, IndexBytes: in.index.bytes()}
 }
+
+// LostByFailover counts Report's lost commits by the index of the
+// failover they are attributed to; those of no failover are left out.
+func (in *Incremental) LostByFailover() map[int]int {
+	out := map[int]int{}
+	n := in.FailoverCount()
+	for _, l := range in.lost {
+		if !l.ok {
+			continue
+		}
+		if i := in.lostIn(l, n); i < n {
+			out[i]++
+		}
+	}
+	return out
+}
