@@ -55,10 +55,14 @@ type Incremental struct {
 
 	settledOut []Outage
 	settledFo  []Failover
-	// tail holds the events the settled part does not decide, in journal
-	// order, with their positions (ties in time keep journal order).
-	tail    []journal.Event
-	tailPos []int
+	// tail holds the events the settled part does not decide, ordered
+	// as byTime orders them (by time, journal order among equals), with
+	// their journal positions; tailAcks are their ack ranges ordered as
+	// acks orders them. Both are kept in order as events arrive, so a
+	// tick sorts and copies nothing.
+	tail     []journal.Event
+	tailPos  []int
+	tailAcks []posAck
 	// Once something is settled, an ack range starting before ackFloor or
 	// another event before horizon comes too late (read-backs aside:
 	// they only feed the lost commits, which are kept whole).
@@ -129,8 +133,14 @@ func (in *Incremental) Add(events ...journal.Event) {
 			in.late++
 			continue
 		}
-		in.tail = append(in.tail, e)
-		in.tailPos = append(in.tailPos, pos)
+		// After every event at the same time: they came first.
+		i := sort.Search(len(in.tail), func(i int) bool { return in.tail[i].At.After(e.At) })
+		in.tail, in.tailPos = slices.Insert(in.tail, i, e), slices.Insert(in.tailPos, i, pos)
+		if e.Kind == journal.KindProbeAck {
+			a := posAck{ackOf(e), pos}
+			i := sort.Search(len(in.tailAcks), func(i int) bool { return in.tailAcks[i].FirstAt.After(a.FirstAt) })
+			in.tailAcks = slices.Insert(in.tailAcks, i, a)
+		}
 		in.cache = nil
 	}
 }
@@ -211,15 +221,9 @@ func (in *Incremental) analyzeTail() *tailAnalysis {
 	if in.cache != nil {
 		return in.cache
 	}
-	ta := &tailAnalysis{}
-	for i, e := range in.tail {
-		if e.Kind == journal.KindProbeAck {
-			ta.acks = append(ta.acks, posAck{ackOf(e), in.tailPos[i]})
-		}
-	}
-	slices.SortStableFunc(ta.acks, func(a, b posAck) int { return a.FirstAt.Compare(b.FirstAt) })
+	ta := &tailAnalysis{acks: in.tailAcks}
 	if len(ta.acks) > 0 {
-		sorted := byTime(in.tail)
+		sorted := in.tail // read only, and the cache goes with any change
 		as := make([]Ack, len(ta.acks))
 		for i, a := range ta.acks {
 			as[i] = a.Ack
@@ -295,6 +299,7 @@ func (in *Incremental) Settle(now time.Time) {
 // accepts and the other events from horizon on.
 func (in *Incremental) settle(ackFloor, horizon time.Time, keepAck func(journal.Event, int) bool) {
 	in.settling, in.ackFloor, in.horizon = true, ackFloor, horizon
+	// Filtering keeps both orders.
 	n := 0
 	for i, e := range in.tail {
 		if e.Kind == journal.KindProbeAck && !keepAck(e, in.tailPos[i]) || e.Kind != journal.KindProbeAck && e.At.Before(horizon) {
@@ -305,6 +310,9 @@ func (in *Incremental) settle(ackFloor, horizon time.Time, keepAck func(journal.
 	}
 	clear(in.tail[n:])
 	in.tail, in.tailPos = in.tail[:n], in.tailPos[:n]
+	in.tailAcks = slices.DeleteFunc(in.tailAcks, func(a posAck) bool {
+		return !keepAck(journal.Event{Kind: journal.KindProbeAck, First: a.First, Last: a.Last, FirstAt: a.FirstAt, LastAt: a.LastAt}, a.pos)
+	})
 	if cap(in.tail) > 2*n+256 {
 		// The end of a long outage: give its events back.
 		in.tail, in.tailPos = slices.Clip(slices.Clone(in.tail)), slices.Clip(slices.Clone(in.tailPos))
