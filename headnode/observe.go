@@ -49,9 +49,11 @@ type ObserverOptions struct {
 	Hub      *dashboard.Hub
 	// Analysis tunes the incremental analysis (SettleLag 0: its default).
 	Analysis analysis.IncrementalOptions
-	// Full turns the incremental analysis off: every tick re-analyses
-	// the whole history in memory with analysis.Analyze, as the observer
-	// did before. Only the soak bench sets it, to measure the difference.
+	// Full turns the incremental analysis off: every tick copies the
+	// history in memory (Events; keep all of it, EventLogOptions.Keep < 0)
+	// and re-analyses it since the last reset with analysis.Analyze, as the
+	// observer did before. Only the soak bench sets it, to measure the
+	// difference.
 	Full bool
 	Log  *slog.Logger
 }
@@ -81,8 +83,6 @@ type Observer struct {
 	lastSeq  uint64
 	observed int // failovers of inc counted in the metrics
 	stats    failoverStats
-	// full is the history the Full mode re-analyses.
-	full []journal.Event
 }
 
 // NewObserver registers the metrics, analyses the history and subscribes
@@ -143,15 +143,25 @@ func (ob *Observer) reset() {
 	ob.inc = analysis.NewIncremental(ob.o.Analysis)
 	ob.observed = 0
 	ob.stats = failoverStats{}
-	ob.full = nil
 }
 
 func (ob *Observer) add(events []journal.Event) {
-	if ob.o.Full {
-		ob.full = append(ob.full, events...)
-		return
+	if !ob.o.Full {
+		ob.inc.Add(events...)
 	}
-	ob.inc.Add(events...)
+}
+
+// fullReport is the Full mode's analysis: of a copy of the history in
+// memory since its last reset.
+func (ob *Observer) fullReport() analysis.Report {
+	events := ob.o.Events.Events()
+	for i := len(events) - 1; i >= 0; i-- {
+		if isReset(events[i]) {
+			events = events[i+1:]
+			break
+		}
+	}
+	return analysis.Analyze(events, ob.o.Analysis.Analysis)
 }
 
 // Run refreshes the analysis and the dashboard until ctx ends.
@@ -250,8 +260,8 @@ func (ob *Observer) rebuild() {
 // returns the view's summary, its latest failovers and the lost commits.
 func (ob *Observer) observe() (dashboard.FailoverSummary, []analysis.Failover, []analysis.LostCommit) {
 	if ob.o.Full {
-		rep := analysis.Analyze(ob.full, ob.o.Analysis.Analysis)
-		for _, f := range rep.Failovers[ob.observed:] {
+		rep := ob.fullReport()
+		for _, f := range rep.Failovers[min(ob.observed, len(rep.Failovers)):] {
 			ob.metrics.ObserveFailover(f)
 		}
 		ob.observed = len(rep.Failovers)
@@ -285,7 +295,7 @@ func (ob *Observer) Report() analysis.Report {
 	ob.amu.Lock()
 	defer ob.amu.Unlock()
 	if ob.o.Full {
-		return analysis.Analyze(ob.full, ob.o.Analysis.Analysis)
+		return ob.fullReport()
 	}
 	return ob.inc.Report()
 }
@@ -296,7 +306,7 @@ func (ob *Observer) failoverPage(from, to int) ([]analysis.Failover, int) {
 	ob.amu.Lock()
 	defer ob.amu.Unlock()
 	if ob.o.Full {
-		fs := analysis.Analyze(ob.full, ob.o.Analysis.Analysis).Failovers
+		fs := ob.fullReport().Failovers
 		from, to = max(from, 0), min(to, len(fs))
 		if from >= to {
 			return nil, len(fs)
@@ -311,7 +321,7 @@ func (ob *Observer) totals() analysis.Totals {
 	ob.amu.Lock()
 	defer ob.amu.Unlock()
 	if ob.o.Full {
-		return analysis.Analyze(ob.full, ob.o.Analysis.Analysis).Totals
+		return ob.fullReport().Totals
 	}
 	return ob.inc.Totals()
 }
@@ -321,7 +331,7 @@ func (ob *Observer) AnalysisStats() analysis.IncrementalStats {
 	ob.amu.Lock()
 	defer ob.amu.Unlock()
 	if ob.o.Full {
-		return analysis.IncrementalStats{Events: len(ob.full), Tail: len(ob.full)}
+		return analysis.IncrementalStats{}
 	}
 	return ob.inc.Stats()
 }
