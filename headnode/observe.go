@@ -265,7 +265,7 @@ func (ob *Observer) observe() (dashboard.FailoverSummary, []analysis.Failover, [
 			ob.metrics.ObserveFailover(f)
 		}
 		ob.observed = len(rep.Failovers)
-		latest := rep.Failovers[max(0, len(rep.Failovers)-dashboard.ShownFailovers):]
+		latest := rep.Failovers // as before: every failover in every frame
 		byFo := map[int]int{}
 		for i, f := range rep.Failovers {
 			if len(f.Lost) > 0 {

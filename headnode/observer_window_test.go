@@ -60,7 +60,7 @@ type rig struct {
 	all   []journal.Event
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, full bool) *rig {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "journal")
 	j, _, err := journal.Open(dir, nil, journal.Options{SyncKinds: []journal.Kind{}, SyncInterval: time.Hour})
@@ -71,8 +71,12 @@ func newRig(t *testing.T) *rig {
 	r := &rig{booth: synth.New(synth.Options{FailoverEvery: 20 * time.Second, StallEvery: 3 * time.Minute, DeadAt: 20 * time.Minute,
 		DeadFor: 5 * time.Minute, DeadEvery: time.Hour, RestartEvery: 29 * time.Minute, LostEvery: 3, ReadbackEvery: 4})}
 	r.now = r.booth.Now()
-	r.log = NewEventLog(j, nil, EventLogOptions{Keep: 10 * time.Minute})
-	r.ob = NewObserver(ObserverOptions{Events: r.log, Clock: func() time.Time { return r.now },
+	keep := 10 * time.Minute
+	if full {
+		keep = -1 // the full analysis reads the history in memory
+	}
+	r.log = NewEventLog(j, nil, EventLogOptions{Keep: keep})
+	r.ob = NewObserver(ObserverOptions{Events: r.log, Clock: func() time.Time { return r.now }, Full: full,
 		ReadJournal: func() ([]journal.Event, error) { return journal.ReadDir(dir) }})
 	r.mux = http.NewServeMux()
 	r.ob.Mount(r.mux, nil)
@@ -145,7 +149,7 @@ func (r *rig) check(t *testing.T) {
 // what a full analysis of the whole history says, across a history reset
 // and a late event that forces a rebuild.
 func TestObserverEqualsFullAnalysis(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, false)
 	steps := []struct {
 		name string
 		do   func(t *testing.T)
@@ -181,8 +185,19 @@ func TestObserverEqualsFullAnalysis(t *testing.T) {
 	}
 }
 
+// The observer's Full mode (the old path, kept for the soak bench's
+// comparison) serves the same.
+func TestObserverFullMode(t *testing.T) {
+	r := newRig(t, true)
+	r.run(t, 10*time.Minute)
+	r.check(t)
+	r.append(t, journal.Event{Kind: journal.KindMark, Detail: historyResetDetail, Source: "api", At: r.now})
+	r.run(t, 3*time.Minute)
+	r.check(t)
+}
+
 func TestFailoverPageQuery(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, false)
 	r.run(t, 3*time.Minute) // cuts every 20 s: 8 failovers over
 	tests := []struct {
 		query string
