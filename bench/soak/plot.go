@@ -15,15 +15,12 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-var (
-	nowColour    = color.RGBA{0x1b, 0x9e, 0x77, 0xff}
-	beforeColour = color.RGBA{0xd9, 0x5f, 0x02, 0xff}
-	targetColour = color.Gray{0x80}
-)
-
 // Plot draws heap and tick p99 against hours, the run and the one before
 // it, with the targets, one above the other, to each path (.png or .svg).
 func Plot(r Results, before *Results, paths ...string) error {
+	nowColour := color.RGBA{0x1b, 0x9e, 0x77, 0xff}
+	beforeColour := color.RGBA{0xd9, 0x5f, 0x02, 0xff}
+	targetColour := color.Gray{0x80}
 	heap := plot.New()
 	heap.Title.Text = "Live heap after each simulated hour"
 	heap.Y.Label.Text = "MB"
