@@ -13,6 +13,7 @@ import (
 
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/probe/analysis"
 )
 
 // failingSync fails every fsync once armed, as a disk with a write error.
@@ -61,7 +62,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		return ob.view(dashboard.FailoverSummary{}, nil).JournalError, body
+		return ob.view(analysis.Report{}, dashboard.FailoverSummary{}).JournalError, body
 	}
 	steps := []struct {
 		name string

@@ -2,12 +2,13 @@ package headnode
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/headnodeapi"
@@ -222,7 +223,7 @@ func (ob *Observer) Tick() {
 	ob.amu.Unlock()
 
 	if ob.o.Hub != nil {
-		_ = ob.o.Hub.SetView(ob.view(sum, latest))
+		_ = ob.o.Hub.SetView(ob.view(analysis.Report{Failovers: latest}, sum))
 	}
 	ob.metrics.ObserveLost(lost)
 }
@@ -238,7 +239,7 @@ func (ob *Observer) rebuild() {
 	}
 	history, err := ob.o.ReadJournal()
 	if err != nil {
-		ob.o.Log.Error("observer: rebuild the analysis", "err", fmt.Errorf("read the journal back: %w", err))
+		ob.o.Log.Error("observer: rebuild the analysis: read the journal back", "err", err)
 		return
 	}
 	ob.o.Log.Warn("observer: an event arrived too late to be analysed incrementally: analysing the whole journal again",
@@ -336,10 +337,10 @@ func (ob *Observer) AnalysisStats() analysis.IncrementalStats {
 	return ob.inc.Stats()
 }
 
-// Failovers converts failovers of the analysis to the API's shape.
-func Failovers(fs []analysis.Failover) []headnodeapi.Failover {
-	out := make([]headnodeapi.Failover, 0, len(fs))
-	for _, f := range fs {
+// Failovers converts the analysis to the API's shape.
+func Failovers(rep analysis.Report) []headnodeapi.Failover {
+	out := make([]headnodeapi.Failover, 0, len(rep.Failovers))
+	for _, f := range rep.Failovers {
 		fj := headnodeapi.Failover{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.Duration.Seconds(), LostCommits: len(f.Lost),
 			Lost: f.Lost, OldPrimary: f.OldPrimary, NewPrimary: f.NewPrimary, OldTimeline: f.OldTimeline,
 			NewTimeline: f.NewTimeline, Cause: f.Cause, Phases: []headnodeapi.Phase{}}
@@ -351,7 +352,9 @@ func Failovers(fs []analysis.Failover) []headnodeapi.Failover {
 	return out
 }
 
-func (ob *Observer) view(sum dashboard.FailoverSummary, latest []analysis.Failover) dashboard.View {
+// view is the dashboard's screen; rep holds the latest failovers, sum
+// summarises all of them.
+func (ob *Observer) view(rep analysis.Report, sum dashboard.FailoverSummary) dashboard.View {
 	var st headnodeapi.State
 	if ob.o.State != nil {
 		st = ob.o.State()
@@ -376,7 +379,7 @@ func (ob *Observer) view(sum dashboard.FailoverSummary, latest []analysis.Failov
 		v.Nodes = append(v.Nodes, dashboard.Node{Name: n.Name, Power: n.Power, Agent: n.Agent, Role: n.Role,
 			State: n.State, Timeline: n.Timeline, Sync: n.Sync, LagBytes: n.LagBytes, Switch: switches[n.Name]})
 	}
-	for _, f := range Failovers(latest) {
+	for _, f := range Failovers(rep) {
 		df := dashboard.Failover{ID: f.ID, StartedAt: f.StartedAt, DurationS: f.DurationS, LostCommits: f.LostCommits,
 			OldPrimary: f.OldPrimary, NewPrimary: f.NewPrimary, Cause: f.Cause}
 		for _, p := range f.Phases {
@@ -390,4 +393,41 @@ func (ob *Observer) view(sum dashboard.FailoverSummary, latest []analysis.Failov
 			OutageSince: ps.OutageSince, Acks: ps.Acks, Errors: ps.Errors}
 	}
 	return v
+}
+
+// ProbeJSON is the answer of GET /api/v1/probe.
+type ProbeJSON struct {
+	probe.Stats
+	Totals analysis.Totals `json:"totals"`
+	// OpenOutageS is how long the outage in progress has lasted.
+	OpenOutageS float64 `json:"open_outage_s,omitempty"`
+}
+
+// Mount adds the observer's routes: failovers, probe, metrics, history
+// reset, and the dashboard (page and websocket).
+func (ob *Observer) Mount(mux *http.ServeMux, origins []string) {
+	mux.HandleFunc("GET /api/v1/failovers", ob.handleFailovers)
+	mux.HandleFunc("GET /api/v1/probe", func(w http.ResponseWriter, r *http.Request) {
+		pj := ProbeJSON{Totals: ob.totals()}
+		if ob.o.Probe != nil {
+			pj.Stats = ob.o.Probe.Stats()
+			if pj.Outage && !pj.OutageSince.IsZero() {
+				pj.OpenOutageS = ob.o.Clock().Sub(pj.OutageSince).Seconds()
+			}
+		}
+		writeJSON(w, http.StatusOK, pj)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(ob.reg, promhttp.HandlerOpts{}))
+	mux.Handle("POST /api/v1/history/reset", ob.o.Head.RequireOperator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := ob.o.Events.Append(journal.Event{Kind: journal.KindMark, Detail: historyResetDetail, Source: "api"}); err != nil {
+			writeError(w, err)
+			return
+		}
+		ob.Tick()
+		writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+	})))
+	if ob.o.Hub != nil {
+		mux.Handle("GET /ws", dashboard.Handler(ob.o.Hub, dashboard.HandlerOptions{AllowedOrigins: origins, Log: ob.o.Log}))
+		mux.Handle("GET /", dashboard.Static())
+	}
 }

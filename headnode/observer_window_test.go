@@ -113,7 +113,7 @@ func (r *rig) check(t *testing.T) {
 		t.Fatalf("report: %d failovers, %d outages, %d lost; full analysis %d, %d, %d",
 			len(got.Failovers), len(got.Outages), len(got.Lost), len(want.Failovers), len(want.Outages), len(want.Lost))
 	}
-	wantAPI := Failovers(want.Failovers)
+	wantAPI := Failovers(want)
 	var all headnodeapi.FailoverPage
 	if code := get(t, r.mux, "/api/v1/failovers", &all); code != http.StatusOK || all.Total != len(wantAPI) ||
 		!bytes.Equal(jsonOf(t, all.Failovers), jsonOf(t, wantAPI)) {
