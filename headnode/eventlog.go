@@ -50,8 +50,13 @@ type EventLog struct {
 	listeners []func(journal.Event)
 }
 
-// NewEventLog wraps an open journal and the history read back from it.
-func NewEventLog(j *journal.Journal, history []journal.Event, o EventLogOptions) *EventLog {
+// NewEventLog wraps an open journal and the history read back from it;
+// opts, at most one, tune it (the defaults without).
+func NewEventLog(j *journal.Journal, history []journal.Event, opts ...EventLogOptions) *EventLog {
+	var o EventLogOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if o.Keep == 0 {
 		o.Keep = DefaultKeep
 	}

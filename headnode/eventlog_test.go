@@ -48,7 +48,7 @@ func TestUnsyncedAppendDoesNotWaitForSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewEventLog(j, nil, EventLogOptions{})
+	l := NewEventLog(j, nil)
 	var seen []uint64
 	l.Listen(func(e journal.Event) { seen = append(seen, e.Seq) })
 

@@ -42,7 +42,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	events := NewEventLog(j, nil, EventLogOptions{})
+	events := NewEventLog(j, nil)
 	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: &seeingPower{j: &memJournal{}},
 		Journal: events, JournalErr: j.Err, Members: []Member{{Name: "n1", Address: "10.0.0.1"}}})
 	if err != nil {

@@ -223,7 +223,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	if err != nil {
 		return s, fmt.Errorf("headnode: %w", err)
 	}
-	s.History = headnode.NewEventLog(s.Journal, history, headnode.EventLogOptions{})
+	s.History = headnode.NewEventLog(s.Journal, history)
 	s.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Endpoints,
 		Power: o.Power, Journal: s.History, JournalErr: s.Journal.Err, Clock: s.Clock.Now,
