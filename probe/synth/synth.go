@@ -117,6 +117,8 @@ type Booth struct {
 	// head node journals them.
 	pending []timed
 	emitted int
+	// dead is the run of failures of the hour with the port dead.
+	dead failing
 }
 
 type timed struct {
@@ -181,6 +183,9 @@ func (b *Booth) Until(t time.Time) []journal.Event {
 		out[j] = b.pending[j].e
 	}
 	b.pending = slices.Delete(b.pending, 0, i)
+	if cap(b.pending) > 2*len(b.pending)+1024 {
+		b.pending = slices.Clone(b.pending) // give a long episode's room back
+	}
 	return out
 }
 
@@ -228,8 +233,14 @@ func (b *Booth) step() {
 		}
 	}
 	if dead, end := b.inDead(b.cur); dead {
-		b.errorRun(b.cur, end, "", "connect", "connection refused")
-		b.cur = end
+		// A minute at a time: the generator holds little more than the
+		// head node would.
+		upTo := minTime(end, b.cur.Add(time.Minute))
+		b.fail(&b.dead, b.cur, upTo, "", "connect", "connection refused")
+		if upTo.Equal(end) {
+			b.endRun(&b.dead, end)
+		}
+		b.cur = upTo
 		return
 	}
 	upTo := b.cur.Add(time.Minute)
@@ -298,35 +309,59 @@ func (b *Booth) commits(from, to time.Time) {
 // as the probe compacts them: the first at once, the repeats counted, one
 // event per FlushEvery and one at the end.
 func (b *Booth) errorRun(from, to time.Time, sqlstate, phase, msg string) {
+	var r failing
+	b.fail(&r, from, to, sqlstate, phase, msg)
+	b.endRun(&r, to)
+}
+
+// failing is a run of failures alike, open across calls of fail, so an
+// hour of them is generated a minute at a time.
+type failing struct {
+	open bool
+	next time.Time     // the next attempt
+	rep  journal.Event // repeats not journaled yet, when Count > 0
+}
+
+// fail continues run r with the attempts in [from, to).
+func (b *Booth) fail(r *failing, from, to time.Time, sqlstate, phase, msg string) {
 	every := time.Second / time.Duration(b.o.Rate)
-	if !from.Before(to) {
-		return
-	}
-	b.seq++
-	b.emit(from, journal.Event{Kind: journal.KindProbeError, Seqno: b.seq, SentAt: from, SQLState: sqlstate, Error: msg, Detail: phase})
-	var rep journal.Event
-	flush := func(jt time.Time) {
-		if rep.Count == 0 {
+	if !r.open {
+		if !from.Before(to) {
 			return
 		}
-		if rep.Count == 1 {
-			rep.Count, rep.LastAt, rep.Last = 0, time.Time{}, 0
-		}
-		b.emitAt(jt, rep)
-		rep = journal.Event{}
-	}
-	for t := from.Add(every); t.Before(to); t = t.Add(every) {
 		b.seq++
-		if rep.Count > 0 && t.Sub(rep.At) >= b.o.FlushEvery {
-			flush(t)
-		}
-		if rep.Count == 0 {
-			rep = journal.Event{At: t, Kind: journal.KindProbeError, Seqno: b.seq, SentAt: t, SQLState: sqlstate, Error: msg, Detail: phase}
-		}
-		rep.Count++
-		rep.LastAt, rep.Last = t, b.seq
+		b.emit(from, journal.Event{Kind: journal.KindProbeError, Seqno: b.seq, SentAt: from, SQLState: sqlstate, Error: msg, Detail: phase})
+		r.open, r.next = true, from.Add(every)
 	}
-	flush(to)
+	for ; r.next.Before(to); r.next = r.next.Add(every) {
+		t := r.next
+		b.seq++
+		if r.rep.Count > 0 && t.Sub(r.rep.At) >= b.o.FlushEvery {
+			b.flushRun(r, t)
+		}
+		if r.rep.Count == 0 {
+			r.rep = journal.Event{At: t, Kind: journal.KindProbeError, Seqno: b.seq, SentAt: t, SQLState: sqlstate, Error: msg, Detail: phase}
+		}
+		r.rep.Count++
+		r.rep.LastAt, r.rep.Last = t, b.seq
+	}
+}
+
+func (b *Booth) flushRun(r *failing, jt time.Time) {
+	if r.rep.Count == 0 {
+		return
+	}
+	if r.rep.Count == 1 {
+		r.rep.Count, r.rep.LastAt, r.rep.Last = 0, time.Time{}, 0
+	}
+	b.emitAt(jt, r.rep)
+	r.rep = journal.Event{}
+}
+
+// endRun journals what r holds at the end of its run, at.
+func (b *Booth) endRun(r *failing, at time.Time) {
+	b.flushRun(r, at)
+	*r = failing{}
 }
 
 // failover plays one cut at t: the primary loses power (or a fault, or
