@@ -243,8 +243,9 @@ func (in *Incremental) analyzeTail() *tailAnalysis {
 // Call it every so often with the head node's clock; Report is the same
 // whether it was called or not.
 func (in *Incremental) Settle(now time.Time) {
-	ta := in.analyzeTail()
 	limit := now.Add(-in.lag)
+	defer in.foldOpenErrors(limit)
+	ta := in.analyzeTail()
 	if len(ta.acks) == 0 {
 		// No ack yet (no probe): whichever range comes first, the
 		// windows the analysis reads start at most CutSlack before it.
@@ -293,6 +294,55 @@ func (in *Incremental) Settle(now time.Time) {
 		a := ackOf(e)
 		return a.FirstAt.After(b.FirstAt) || (a.FirstAt.Equal(b.FirstAt) && pos >= b.pos)
 	})
+}
+
+// foldOpenErrors folds each run of probe errors of the gap after the last
+// ack range, older than limit, into one event (the count of all, the end
+// of the last), so an outage that stays open for an hour costs a tick no
+// more than one of a minute. The analysis reads such errors only as counts
+// between two ack ranges and as the end of the last one; no range may
+// start inside a folded run any more (ackFloor), and no other event
+// arrive with a time inside it (horizon: an error or a probe start there
+// would change which error is the last), so both stay the same. A probe
+// start or any other event ends a run.
+func (in *Incremental) foldOpenErrors(limit time.Time) {
+	if len(in.tailAcks) == 0 {
+		return
+	}
+	var gap time.Time // the open gap starts at the latest ack's end
+	for _, a := range in.tailAcks {
+		if a.LastAt.After(gap) {
+			gap = a.LastAt
+		}
+	}
+	from := sort.Search(len(in.tail), func(i int) bool { return in.tail[i].At.After(gap) })
+	n := from
+	var end time.Time // of the folded events
+	for i := from; i < len(in.tail); i++ {
+		e := in.tail[i]
+		if n > from && e.Kind == journal.KindProbeError && in.tail[n-1].Kind == journal.KindProbeError && e.At.Before(limit) {
+			last := &in.tail[n-1]
+			last.Count = last.ErrorCount() + e.ErrorCount()
+			last.LastAt, last.Last = e.ErrorEnd(), max(e.Last, e.Seqno)
+			end = e.At
+			continue
+		}
+		in.tail[n], in.tailPos[n] = e, in.tailPos[i]
+		n++
+	}
+	if end.IsZero() {
+		return
+	}
+	clear(in.tail[n:])
+	in.tail, in.tailPos = in.tail[:n], in.tailPos[:n]
+	if end.After(in.ackFloor) {
+		in.ackFloor = end
+	}
+	if end.After(in.horizon) {
+		in.horizon = end
+	}
+	in.settling = true
+	in.cache = nil
 }
 
 // settle sets the floors and keeps in the tail the ack ranges keepAck
