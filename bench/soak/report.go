@@ -118,11 +118,11 @@ func Render(r Results, before *Results) string {
 
 func table(rows []Row) string {
 	var b strings.Builder
-	b.WriteString("| hour | events | heap MB | tick p99 ms | tick max ms | view bytes | journal MB | failovers | in memory | tail | ack index kB |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| hour | events | heap MB | tick p50 ms | tick p99 ms | tick max ms | view bytes | journal MB | failovers | in memory | tail | ack index kB |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %d | %.1f | %.2f | %.2f | %d | %.1f | %d | %d | %d | %.0f |\n", r.Hour, r.Events, r.HeapMB,
-			r.TickP99Ms, r.TickMaxMs, r.ViewBytes, r.JournalMB, r.Failovers, r.WindowEvents, r.TailEvents, r.IndexKB)
+		fmt.Fprintf(&b, "| %d | %d | %.1f | %.2f | %.2f | %.2f | %d | %.1f | %d | %d | %d | %.0f |\n", r.Hour, r.Events, r.HeapMB,
+			r.TickP50Ms, r.TickP99Ms, r.TickMaxMs, r.ViewBytes, r.JournalMB, r.Failovers, r.WindowEvents, r.TailEvents, r.IndexKB)
 	}
 	return b.String()
 }

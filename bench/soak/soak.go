@@ -84,7 +84,8 @@ type Row struct {
 	Events int `json:"events"`
 	// HeapMB is the live heap after a collection at the end of the hour.
 	HeapMB float64 `json:"heap_mb"`
-	// TickP99Ms and TickMaxMs are over the hour's ticks.
+	// TickP50Ms, TickP99Ms and TickMaxMs are over the hour's ticks.
+	TickP50Ms float64 `json:"tick_p50_ms"`
 	TickP99Ms float64 `json:"tick_p99_ms"`
 	TickMaxMs float64 `json:"tick_max_ms"`
 	// ViewBytes is the largest view frame a viewer received this hour.
@@ -203,7 +204,7 @@ func Run(ctx context.Context, o Options) (Results, error) {
 			// compete with the next tick for the CPUs.
 			vs.drain(ctx)
 		}
-		row := Row{Hour: hour, TickP99Ms: ms(quantile(ticks, 0.99)), TickMaxMs: ms(slices.Max(ticks)), ViewBytes: vs.takeMax(),
+		row := Row{Hour: hour, TickP50Ms: ms(quantile(ticks, 0.5)), TickP99Ms: ms(quantile(ticks, 0.99)), TickMaxMs: ms(slices.Max(ticks)), ViewBytes: vs.takeMax(),
 			Dropped: hub.Stats().Dropped}
 		runtime.GC()
 		var m runtime.MemStats

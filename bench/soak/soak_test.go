@@ -58,7 +58,7 @@ func TestShortSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| hour | events | heap MB | tick p99 ms", "![heap and tick time against hours](soak.png)", "## Before", "| 1 | 4000 | 20.0 |"} {
+	for _, want := range []string{"| hour | events | heap MB | tick p50 ms | tick p99 ms", "![heap and tick time against hours](soak.png)", "## Before", "| 1 | 4000 | 20.0 |"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report.md has no %q:\n%s", want, report)
 		}

@@ -325,8 +325,8 @@ func runBenchSoak(ctx context.Context, env *environ, args []string) error {
 	}
 	o := soak.Options{Hours: *hours, Out: *out, Viewers: *viewers, TickEvery: *tick, Full: *full, Fsync: *fsync, Log: env.log,
 		Progress: func(r soak.Row) {
-			fmt.Fprintf(env.stderr, "hour %3d: %8d events  heap %6.1f MB  tick p99 %8.2f ms  view %6d B  journal %7.1f MB  failovers %d\n",
-				r.Hour, r.Events, r.HeapMB, r.TickP99Ms, r.ViewBytes, r.JournalMB, r.Failovers)
+			fmt.Fprintf(env.stderr, "hour %3d: %8d events  heap %6.1f MB  tick p50 %6.2f p99 %8.2f ms  view %6d B  journal %7.1f MB  failovers %d\n",
+				r.Hour, r.Events, r.HeapMB, r.TickP50Ms, r.TickP99Ms, r.ViewBytes, r.JournalMB, r.Failovers)
 		}}
 	o.Booth.FlushEvery = *ackEvery
 	if *before != "" {
