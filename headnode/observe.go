@@ -79,11 +79,13 @@ type Observer struct {
 	// amu guards the analysis and what is derived from it.
 	amu sync.Mutex
 	inc *analysis.Incremental
-	// lastSeq is the last event analysed; since the last reset, when
-	// resetSeq says so.
+	// lastSeq is the last event taken into the analysis.
 	lastSeq  uint64
 	observed int // failovers of inc counted in the metrics
 	stats    failoverStats
+	// lateSeen is the count of late events the last rebuild (or its
+	// failure) answered, so a failing rebuild is not retried each tick.
+	lateSeen int
 }
 
 // NewObserver registers the metrics, analyses the history and subscribes
@@ -144,6 +146,7 @@ func (ob *Observer) reset() {
 	ob.inc = analysis.NewIncremental(ob.o.Analysis)
 	ob.observed = 0
 	ob.stats = failoverStats{}
+	ob.lateSeen = 0
 }
 
 func (ob *Observer) add(events []journal.Event) {
@@ -214,7 +217,8 @@ func (ob *Observer) Tick() {
 		ob.lastSeq = batch[n-1].Seq
 	}
 	if !ob.o.Full {
-		if ob.inc.Late() > 0 {
+		if late := ob.inc.Late(); late > ob.lateSeen {
+			ob.lateSeen = late
 			ob.rebuild()
 		}
 		ob.inc.Settle(ob.o.Clock())
@@ -255,6 +259,7 @@ func (ob *Observer) rebuild() {
 	observed := ob.observed
 	ob.restart(upTo)
 	ob.observed = min(observed, ob.inc.FailoverCount())
+	ob.lateSeen = 0
 }
 
 // observe feeds the metrics with the failovers they have not counted and
