@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,12 +151,14 @@ func (r *rig) check(t *testing.T) {
 // and a late event that forces a rebuild.
 func TestObserverEqualsFullAnalysis(t *testing.T) {
 	r := newRig(t, false)
+	beforeReset := 0
 	steps := []struct {
 		name string
 		do   func(t *testing.T)
 	}{
 		{"40 minutes with a dead port", func(t *testing.T) { r.run(t, 40*time.Minute) }},
 		{"a history reset", func(t *testing.T) {
+			beforeReset = len(r.ob.Report().Failovers)
 			r.append(t, journal.Event{Kind: journal.KindMark, Detail: historyResetDetail, Source: "api", At: r.now})
 			r.ob.Tick()
 			if n := len(r.ob.Report().Failovers); n != 0 {
@@ -182,6 +185,23 @@ func TestObserverEqualsFullAnalysis(t *testing.T) {
 	}
 	if st := r.log.Stats(); st.Window >= st.Total/2 {
 		t.Errorf("event log keeps %d of %d events: not bounded", st.Window, st.Total)
+	}
+	// The metrics count every failover once, before and after the reset
+	// (whose IDs start again) and across the rebuild.
+	rec := httptest.NewRecorder()
+	r.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	counted := 0
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(line, "redswitch_failover_duration_seconds_count") {
+			var n int
+			if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n); err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			counted += n
+		}
+	}
+	if want := beforeReset + len(r.ob.Report().Failovers); counted != want {
+		t.Errorf("metrics counted %d failovers, want %d", counted, want)
 	}
 }
 
