@@ -366,6 +366,30 @@ func TestBrowserDashboard(t *testing.T) {
 	must(t, hub.SetView(v2))
 	wait("the banner gone", `document.getElementById("journal-error").hidden`)
 
+	// The third day of a booth: the view carries the latest 20 failovers
+	// and the summary of all 57; the page counts, draws and quotes them all.
+	v4 := v2
+	v4.Failovers = nil
+	for i := range ShownFailovers {
+		v4.Failovers = append(v4.Failovers, Failover{ID: fmt.Sprintf("failover-%d", 38+i), StartedAt: now.Add(time.Duration(i-20) * 2 * time.Minute),
+			DurationS: 5 + float64(i%3)/10, OldPrimary: "n1", NewPrimary: "n2", Cause: "power off n1 (switch)",
+			Phases: []Phase{{"leader_expired", 4.4}, {"first_commit", 5}}})
+	}
+	v4.Summary = FailoverSummary{Count: 57, WithLoss: 2, LostCommits: 3, MinS: 4.8, MeanS: 5.3, P50S: 5.1, P90S: 6.2, P99S: 9.4, MaxS: 31.5,
+		Buckets: []Bucket{{S: 4, N: 9}, {S: 5, N: 40, Lost: 1}, {S: 6, N: 5}, {S: 9, N: 2, Lost: 1}, {S: 31, N: 1}}}
+	must(t, hub.SetView(v4))
+	wait("the count of all failovers", `document.getElementById("fo-count").textContent === "(57)"`)
+	if got := eval(`document.querySelectorAll("#history tbody tr").length + "|" + document.querySelector("#history tbody td").textContent + "|" + document.getElementById("history-note").textContent`); got !=
+		"20|57|the latest 20 of 57; the histogram and figures count them all" {
+		t.Fatalf("history rows|first number|note = %q", got)
+	}
+	if got := eval(`document.getElementById("hist-stats").textContent`); got != "median 5.1 s · p90 6.2 s · p99 9.4 s · longest 31.5 s · 3 commits lost in 2 failovers" {
+		t.Fatalf("histogram figures = %q", got)
+	}
+	shot("desktop-1920x1080-day3.png", 1920, 1080, false)
+	must(t, hub.SetView(v2))
+	wait("two failovers again", `document.getElementById("fo-count").textContent === "(2)" && document.getElementById("history-note").hidden`)
+
 	// Operator: a wrong token is refused, the right one unlocks the power
 	// buttons, and the API's error reaches the screen.
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Click("#op-toggle"),

@@ -16,11 +16,15 @@ import (
 // View is the whole screen state. The head node builds it and hands it to
 // Hub.SetView whenever something visible changes.
 type View struct {
-	Cluster   Cluster    `json:"cluster"`
-	Nodes     []Node     `json:"nodes"`
-	Probe     Probe      `json:"probe"`
-	Failovers []Failover `json:"failovers"`
-	Reference Reference  `json:"reference"`
+	Cluster Cluster `json:"cluster"`
+	Nodes   []Node  `json:"nodes"`
+	Probe   Probe   `json:"probe"`
+	// Failovers are the latest failovers (at most ShownFailovers), oldest
+	// first; Summary aggregates all of them, so a frame stays small on
+	// the third day of a booth.
+	Failovers []Failover      `json:"failovers"`
+	Summary   FailoverSummary `json:"summary"`
+	Reference Reference       `json:"reference"`
 	// JournalError is set once the head node's journal failed: the page
 	// shows it in a banner, since nothing is recorded any more.
 	JournalError string `json:"journal_error,omitempty"`
@@ -106,6 +110,42 @@ type Failover struct {
 	// RigShareS is first commit − writable: what the rig adds once the new
 	// primary's PostgreSQL takes writes.
 	RigShareS *float64 `json:"rig_share_s,omitempty"`
+}
+
+// ShownFailovers is how many of the latest failovers a View carries in
+// full.
+const ShownFailovers = 20
+
+// FailoverSummary aggregates every failover since the last history reset.
+type FailoverSummary struct {
+	Count int `json:"count"`
+	// WithLoss failovers lost LostCommits acknowledged commits between
+	// them; LostCommits also counts losses no failover explains.
+	WithLoss    int `json:"with_loss"`
+	LostCommits int `json:"lost_commits"`
+	// Durations in seconds; percentiles by nearest rank.
+	MinS  float64 `json:"min_s"`
+	MeanS float64 `json:"mean_s"`
+	P50S  float64 `json:"p50_s"`
+	P90S  float64 `json:"p90_s"`
+	P99S  float64 `json:"p99_s"`
+	MaxS  float64 `json:"max_s"`
+	// Buckets count failovers by whole seconds of duration, the empty
+	// ones left out, longer ones in the last (BucketCap).
+	Buckets []Bucket `json:"buckets,omitempty"`
+}
+
+// BucketCap is the last histogram bucket: it holds every failover that
+// took this many seconds or more.
+const BucketCap = 120
+
+// Bucket is one bar of the failover histogram.
+type Bucket struct {
+	// S is the bucket's start: failovers of S to S+1 seconds.
+	S int `json:"s"`
+	N int `json:"n"`
+	// Lost is how many of them lost commits.
+	Lost int `json:"lost,omitempty"`
 }
 
 // Phase is one step of a failover, e.g. "lease expiry", "promotion", "routing".

@@ -36,6 +36,8 @@ func sampleView(at time.Time) View {
 			Phases:         []Phase{{"leader_expired", 4.6}, {"writable", 5.18}, {"first_commit", 5.2}},
 			RolePublishedS: f64(6.4), RigShareS: f64(0.02),
 		}},
+		Summary: FailoverSummary{Count: 1, MinS: 5.2, MeanS: 5.2, P50S: 5.2, P90S: 5.2, P99S: 5.2, MaxS: 5.2,
+			Buckets: []Bucket{{S: 5, N: 1}}},
 		Reference: DefaultReference(),
 	}
 }

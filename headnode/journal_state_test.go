@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe/analysis"
 )
@@ -61,7 +62,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		return ob.view(analysis.Report{}).JournalError, body
+		return ob.view(analysis.Report{}, dashboard.FailoverSummary{}).JournalError, body
 	}
 	steps := []struct {
 		name string

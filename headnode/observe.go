@@ -31,56 +31,144 @@ type SwitchPositions interface {
 
 // ObserverOptions wire the observer.
 type ObserverOptions struct {
+	// Head gives the state, the clock and the operator check; a
+	// benchmark without a head node sets State and Clock instead.
 	Head   *HeadNode
 	Events *EventLog
+	// History is what the journal held at start (journal.Open's
+	// events): the analysis starts from it, then follows Events.
+	History []journal.Event
+	// ReadJournal reads the whole journal back; the observer rebuilds
+	// its analysis from it in the rare case an event arrives too late
+	// to be judged incrementally (analysis.Incremental.Late). Nil: no
+	// rebuild, a warning instead.
+	ReadJournal func() ([]journal.Event, error)
+	// State and Clock default to Head's.
+	State func() headnodeapi.State
+	Clock func() time.Time
 	// Probe may be nil when no probe runs.
 	Probe    ProbeStats
 	Switches SwitchPositions
 	Hub      *dashboard.Hub
-	Log      *slog.Logger
+	// Analysis tunes the incremental analysis (SettleLag 0: its default).
+	Analysis analysis.IncrementalOptions
+	// Full turns the incremental analysis off: every tick copies the
+	// history in memory (Events; keep all of it, EventLogOptions.Keep < 0)
+	// and re-analyses it since the last reset with analysis.Analyze, as the
+	// observer did before. Only the soak bench sets it, to measure the
+	// difference.
+	Full bool
+	Log  *slog.Logger
 }
 
 // Observer turns the recorded history into what people look at: the
 // failover list and probe figures of the API, Prometheus metrics, and the
-// dashboard's view, lines and commit-rate strip. The analysis is redone
-// over the whole history every second: it is a pure function, and judging
-// the whole history is what makes the verdicts trustworthy.
+// dashboard's view, lines and commit-rate strip. It judges the history
+// since the last reset with analysis.Incremental, which equals Analyze
+// over the whole of it (the verdicts are still those of a pure function
+// over the whole history) at a cost per tick that does not grow with it:
+// a booth's third day costs what its first hour did.
 type Observer struct {
 	o       ObserverOptions
 	reg     *prometheus.Registry
 	metrics *probe.Metrics
 
-	mu     sync.Mutex
-	report analysis.Report
+	// pmu guards pending, filled by the event log's listener under the
+	// log's lock: it must never wait for an analysis.
+	pmu     sync.Mutex
+	pending []journal.Event
+
+	// amu guards the analysis and what is derived from it.
+	amu sync.Mutex
+	inc *analysis.Incremental
+	// lastSeq is the last event taken into the analysis.
+	lastSeq  uint64
+	observed int // failovers of inc counted in the metrics
+	stats    failoverStats
+	// lateSeen is the count of late events the last rebuild (or its
+	// failure) answered, so a failing rebuild is not retried each tick.
+	lateSeen int
 }
 
-// NewObserver registers the metrics and subscribes to the event log.
+// NewObserver registers the metrics, analyses the history and subscribes
+// to the event log.
 func NewObserver(o ObserverOptions) *Observer {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.State == nil && o.Head != nil {
+		o.State = o.Head.State
+	}
+	if o.Clock == nil {
+		if o.Head != nil {
+			o.Clock = o.Head.o.Clock
+		} else {
+			o.Clock = time.Now
+		}
+	}
 	reg := prometheus.NewRegistry()
 	ob := &Observer{o: o, reg: reg, metrics: probe.NewMetrics(reg)}
-	o.Events.Listen(func(e journal.Event) {
+	ob.restart(o.History)
+	ob.o.History = nil // analysed: the journal keeps it, not memory
+	o.Events.ListenAfter(ob.lastSeq, func(e journal.Event) {
 		ob.metrics.Observe(e)
 		if o.Hub != nil {
 			_ = o.Hub.PublishEvent(e)
 		}
+		ob.pmu.Lock()
+		ob.pending = append(ob.pending, e)
+		ob.pmu.Unlock()
 	})
 	return ob
 }
 
-// sinceReset drops what came before the last history reset.
-func sinceReset(events []journal.Event) []journal.Event {
-	for i := len(events) - 1; i >= 0; i-- {
-		if events[i].Kind == journal.KindMark && events[i].Detail == historyResetDetail {
-			return events[i+1:]
-		}
-	}
-	return events
+func isReset(e journal.Event) bool {
+	return e.Kind == journal.KindMark && e.Detail == historyResetDetail
 }
 
 const historyResetDetail = "history reset"
+
+// restart analyses history afresh: the events after its last reset.
+func (ob *Observer) restart(history []journal.Event) {
+	from := 0
+	for i, e := range history {
+		if isReset(e) {
+			from = i + 1
+		}
+	}
+	ob.reset()
+	ob.add(history[from:])
+	if n := len(history); n > 0 {
+		ob.lastSeq = history[n-1].Seq
+	}
+}
+
+// reset starts the analysis of an empty history (a history reset).
+func (ob *Observer) reset() {
+	ob.inc = analysis.NewIncremental(ob.o.Analysis)
+	ob.observed = 0
+	ob.stats = failoverStats{}
+	ob.lateSeen = 0
+}
+
+func (ob *Observer) add(events []journal.Event) {
+	if !ob.o.Full {
+		ob.inc.Add(events...)
+	}
+}
+
+// fullReport is the Full mode's analysis: of a copy of the history in
+// memory since its last reset.
+func (ob *Observer) fullReport() analysis.Report {
+	events := ob.o.Events.Events()
+	for i := len(events) - 1; i >= 0; i-- {
+		if isReset(events[i]) {
+			events = events[i+1:]
+			break
+		}
+	}
+	return analysis.Analyze(events, ob.o.Analysis.Analysis)
+}
 
 // Run refreshes the analysis and the dashboard until ctx ends.
 func (ob *Observer) Run(ctx context.Context) {
@@ -88,7 +176,7 @@ func (ob *Observer) Run(ctx context.Context) {
 	defer fast.Stop()
 	slow := time.NewTicker(time.Second)
 	defer slow.Stop()
-	ob.refresh()
+	ob.Tick()
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,30 +188,160 @@ func (ob *Observer) Run(ctx context.Context) {
 				if st.Outage {
 					rate = 0
 				}
-				_ = ob.o.Hub.Publish(dashboard.RateMessage(dashboard.RateSample{T: ob.o.Head.o.Clock(), Rate: rate}))
+				_ = ob.o.Hub.Publish(dashboard.RateMessage(dashboard.RateSample{T: ob.o.Clock(), Rate: rate}))
 			}
 		case <-slow.C:
-			ob.refresh()
+			ob.Tick()
 		}
 	}
 }
 
-func (ob *Observer) refresh() {
-	rep := analysis.Analyze(sinceReset(ob.o.Events.Events()), analysis.Options{})
-	ob.metrics.ObserveReport(rep)
-	ob.mu.Lock()
-	ob.report = rep
-	ob.mu.Unlock()
-	if ob.o.Hub != nil {
-		_ = ob.o.Hub.SetView(ob.view(rep))
+// Tick takes the events recorded since the last tick into the analysis
+// and refreshes the metrics and the dashboard's view. Run calls it every
+// second; a benchmark calls it on its own clock.
+func (ob *Observer) Tick() {
+	ob.pmu.Lock()
+	batch := ob.pending
+	ob.pending = nil
+	ob.pmu.Unlock()
+
+	ob.amu.Lock()
+	from := 0
+	for i, e := range batch {
+		if isReset(e) {
+			ob.add(batch[from:i])
+			ob.reset()
+			from = i + 1
+		}
 	}
+	ob.add(batch[from:])
+	if n := len(batch); n > 0 {
+		ob.lastSeq = batch[n-1].Seq
+	}
+	if !ob.o.Full {
+		if late := ob.inc.Late(); late > ob.lateSeen {
+			ob.lateSeen = late
+			ob.rebuild()
+		}
+		ob.inc.Settle(ob.o.Clock())
+	}
+	sum, latest, lost := ob.observe()
+	ob.amu.Unlock()
+
+	if ob.o.Hub != nil {
+		_ = ob.o.Hub.SetView(ob.view(analysis.Report{Failovers: latest}, sum))
+	}
+	ob.metrics.ObserveLost(lost)
 }
 
-// Report is the latest analysis of the history since the last reset.
+// rebuild analyses the whole journal afresh: an event came too late for
+// the incremental analysis to judge it exactly (never from a live head
+// node, whose events are stamped as they happen).
+func (ob *Observer) rebuild() {
+	if ob.o.ReadJournal == nil {
+		ob.o.Log.Warn("observer: an event arrived too late to be analysed exactly and the journal cannot be read back",
+			"late", ob.inc.Late())
+		return
+	}
+	history, err := ob.o.ReadJournal()
+	if err != nil {
+		ob.o.Log.Error("observer: rebuild the analysis: read the journal back", "err", err)
+		return
+	}
+	ob.o.Log.Warn("observer: an event arrived too late to be analysed incrementally: analysing the whole journal again",
+		"late", ob.inc.Late(), "events", len(history))
+	// The journal holds at least what was analysed so far; the listener
+	// brings what comes after.
+	var upTo []journal.Event
+	for _, e := range history {
+		if e.Seq <= ob.lastSeq {
+			upTo = append(upTo, e)
+		}
+	}
+	observed := ob.observed
+	ob.restart(upTo)
+	ob.observed = min(observed, ob.inc.FailoverCount())
+	ob.lateSeen = 0
+}
+
+// observe feeds the metrics with the failovers they have not counted and
+// returns the view's summary, its latest failovers and the lost commits.
+func (ob *Observer) observe() (dashboard.FailoverSummary, []analysis.Failover, []analysis.LostCommit) {
+	if ob.o.Full {
+		rep := ob.fullReport()
+		for _, f := range rep.Failovers[min(ob.observed, len(rep.Failovers)):] {
+			ob.metrics.ObserveFailover(f)
+		}
+		ob.observed = len(rep.Failovers)
+		latest := rep.Failovers // as before: every failover in every frame
+		byFo := map[int]int{}
+		for i, f := range rep.Failovers {
+			if len(f.Lost) > 0 {
+				byFo[i] = len(f.Lost)
+			}
+		}
+		return summarize(rep.Failovers, byFo, len(rep.Lost)), latest, rep.Lost
+	}
+	n := ob.inc.FailoverCount()
+	for _, f := range ob.inc.Failovers(ob.observed, n) {
+		ob.metrics.ObserveFailover(f)
+	}
+	ob.observed = n
+	settled := ob.inc.Stats().SettledFailovers
+	if settled > ob.stats.n {
+		ob.stats.fold(ob.inc.Failovers(ob.stats.n, settled))
+	}
+	lost := ob.inc.Lost()
+	sum := ob.stats.summary(ob.inc.Failovers(settled, n), ob.inc.LostByFailover(), len(lost), func(i int) float64 {
+		return ob.inc.Failovers(i, i+1)[0].Duration.Seconds()
+	})
+	return sum, ob.inc.Failovers(n-dashboard.ShownFailovers, n), lost
+}
+
+// Report is the analysis of the history since the last reset, in full.
 func (ob *Observer) Report() analysis.Report {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	return ob.report
+	ob.amu.Lock()
+	defer ob.amu.Unlock()
+	if ob.o.Full {
+		return ob.fullReport()
+	}
+	return ob.inc.Report()
+}
+
+// failoverPage returns the failovers from index from up to to (clamped)
+// and how many there are.
+func (ob *Observer) failoverPage(from, to int) ([]analysis.Failover, int) {
+	ob.amu.Lock()
+	defer ob.amu.Unlock()
+	if ob.o.Full {
+		fs := ob.fullReport().Failovers
+		from, to = max(from, 0), min(to, len(fs))
+		if from >= to {
+			return nil, len(fs)
+		}
+		return fs[from:to], len(fs)
+	}
+	return ob.inc.Failovers(from, to), ob.inc.FailoverCount()
+}
+
+// totals are the probe's totals since the last reset.
+func (ob *Observer) totals() analysis.Totals {
+	ob.amu.Lock()
+	defer ob.amu.Unlock()
+	if ob.o.Full {
+		return ob.fullReport().Totals
+	}
+	return ob.inc.Totals()
+}
+
+// AnalysisStats tell what the analysis holds, for benchmarks.
+func (ob *Observer) AnalysisStats() analysis.IncrementalStats {
+	ob.amu.Lock()
+	defer ob.amu.Unlock()
+	if ob.o.Full {
+		return analysis.IncrementalStats{}
+	}
+	return ob.inc.Stats()
 }
 
 // Failovers converts the analysis to the API's shape.
@@ -145,8 +363,13 @@ func Failovers(rep analysis.Report) []headnodeapi.Failover {
 	return out
 }
 
-func (ob *Observer) view(rep analysis.Report) dashboard.View {
-	st := ob.o.Head.State()
+// view is the dashboard's screen; rep holds the latest failovers, sum
+// summarises all of them.
+func (ob *Observer) view(rep analysis.Report, sum dashboard.FailoverSummary) dashboard.View {
+	var st headnodeapi.State
+	if ob.o.State != nil {
+		st = ob.o.State()
+	}
 	v := dashboard.View{
 		Cluster: dashboard.Cluster{Scope: st.Scope, Leader: st.Leader, Timings: dashboard.Timings{
 			Name: st.Timings.Requested.Name, TTL: st.Timings.Requested.TTL, LoopWait: st.Timings.Requested.LoopWait,
@@ -154,6 +377,7 @@ func (ob *Observer) view(rep analysis.Report) dashboard.View {
 			EffectiveRetryTimeout: st.Timings.RetryTimeout, PatroniVersion: st.Timings.PatroniVersion}},
 		Reference:    dashboard.DefaultReference(),
 		Failovers:    []dashboard.Failover{},
+		Summary:      sum,
 		JournalError: st.JournalError,
 	}
 	switches := map[string]*dashboard.Switch{}
@@ -211,16 +435,13 @@ type ProbeJSON struct {
 // Mount adds the observer's routes: failovers, probe, metrics, history
 // reset, and the dashboard (page and websocket).
 func (ob *Observer) Mount(mux *http.ServeMux, origins []string) {
-	mux.HandleFunc("GET /api/v1/failovers", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"failovers": Failovers(ob.Report())})
-	})
+	mux.HandleFunc("GET /api/v1/failovers", ob.handleFailovers)
 	mux.HandleFunc("GET /api/v1/probe", func(w http.ResponseWriter, r *http.Request) {
-		rep := ob.Report()
-		pj := ProbeJSON{Totals: rep.Totals}
+		pj := ProbeJSON{Totals: ob.totals()}
 		if ob.o.Probe != nil {
 			pj.Stats = ob.o.Probe.Stats()
 			if pj.Outage && !pj.OutageSince.IsZero() {
-				pj.OpenOutageS = ob.o.Head.o.Clock().Sub(pj.OutageSince).Seconds()
+				pj.OpenOutageS = ob.o.Clock().Sub(pj.OutageSince).Seconds()
 			}
 		}
 		writeJSON(w, http.StatusOK, pj)
@@ -231,7 +452,7 @@ func (ob *Observer) Mount(mux *http.ServeMux, origins []string) {
 			writeError(w, err)
 			return
 		}
-		ob.refresh()
+		ob.Tick()
 		writeJSON(w, http.StatusOK, map[string]any{"reset": true})
 	})))
 	if ob.o.Hub != nil {

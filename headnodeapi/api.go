@@ -96,6 +96,18 @@ type Failover struct {
 	RigShareS *float64 `json:"rig_share_s,omitempty"`
 }
 
+// FailoverPage is the answer of GET /api/v1/failovers: every failover
+// since the last history reset, oldest first, or with ?limit=N the N
+// before ?before=ID (the newest N without it).
+type FailoverPage struct {
+	Failovers []Failover `json:"failovers"`
+	// Total is how many failovers there are in all.
+	Total int `json:"total"`
+	// NextBefore is the before of the page of older failovers, empty
+	// when this page reaches the first.
+	NextBefore string `json:"next_before,omitempty"`
+}
+
 // Phase is a phase's offset in seconds from the start of the failover.
 type Phase struct {
 	Name    string  `json:"name"`

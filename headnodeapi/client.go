@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 )
 
@@ -103,6 +104,19 @@ func (c *Client) Failovers(ctx context.Context) ([]Failover, error) {
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/failovers", nil, &body)
 	return body.Failovers, err
+}
+
+// FailoversPage is GET /api/v1/failovers?limit=&before=: up to limit
+// failovers, oldest first, ending before the failover with ID before (the
+// newest when before is empty). Walk back with page.NextBefore.
+func (c *Client) FailoversPage(ctx context.Context, limit int, before string) (FailoverPage, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if before != "" {
+		q.Set("before", before)
+	}
+	var page FailoverPage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/failovers?"+q.Encode(), nil, &page)
+	return page, err
 }
 
 // Switches is GET /api/v1/switches.

@@ -20,6 +20,11 @@ func TestClient(t *testing.T) {
 		case "/api/v1/state":
 			json.NewEncoder(w).Encode(State{Scope: "s", Leader: "n2"})
 		case "/api/v1/failovers":
+			if r.URL.RawQuery != "" {
+				gotPath += "?" + r.URL.RawQuery
+				w.Write([]byte(`{"failovers":[{"id":"failover-5"},{"id":"failover-6"}],"total":9,"next_before":"failover-5"}`))
+				return
+			}
 			w.Write([]byte(`{"failovers":[{"id":"failover-1","duration_s":7.1,"new_primary":"n2"}]}`))
 		case "/api/v1/switches":
 			w.Write([]byte(`{"switches":[{"id":1,"node":"n1","on":true,"known":true}],"virtual":true}`))
@@ -50,6 +55,15 @@ func TestClient(t *testing.T) {
 		fo, err := c.Failovers(ctx)
 		if err != nil || len(fo) != 1 || fo[0].DurationS != 7.1 || fo[0].NewPrimary != "n2" {
 			t.Fatalf("Failovers = %+v, %v", fo, err)
+		}
+	})
+	t.Run("a page of failovers", func(t *testing.T) {
+		p, err := c.FailoversPage(ctx, 2, "failover-7")
+		if err != nil || len(p.Failovers) != 2 || p.Total != 9 || p.NextBefore != "failover-5" {
+			t.Fatalf("FailoversPage = %+v, %v", p, err)
+		}
+		if gotPath != "GET /api/v1/failovers?before=failover-7&limit=2" {
+			t.Errorf("asked %s", gotPath)
 		}
 	})
 	t.Run("switches", func(t *testing.T) {

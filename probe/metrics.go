@@ -83,6 +83,29 @@ func (m *Metrics) Observe(e journal.Event) {
 	}
 }
 
+// ObserveFailover records one failover's duration. The caller counts
+// each failover once (ObserveReport counts them by ID instead, which a
+// history reset starts again).
+func (m *Metrics) ObserveFailover(f analysis.Failover) {
+	cause := "cut"
+	if f.Cause == "unknown" {
+		cause = "unknown"
+	}
+	m.failover.WithLabelValues(cause).Observe(f.Duration.Seconds())
+}
+
+// ObserveLost counts the lost commits not counted yet.
+func (m *Metrics) ObserveLost(lost []analysis.LostCommit) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range lost {
+		if !m.lostSeqs[l.Seq] {
+			m.lostSeqs[l.Seq] = true
+			m.lost.Inc()
+		}
+	}
+}
+
 // ObserveReport records failover durations and lost commits from an
 // analysis. It may be called again with a report of a longer history: each
 // failover and lost number is counted once.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -243,4 +246,38 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// AckSet, folding one event at a time, always equals AckedRanges over
+// every event so far: random ranges that overlap, touch, nest, repeat,
+// arrive out of order, reach the top of the numbers or are damaged.
+func TestAckSetEqualsAckedRanges(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, seed))
+			var set AckSet
+			var ev []journal.Event
+			for i := range 2000 {
+				first := rng.Uint64N(400) + 1
+				last := first + rng.Uint64N(12)
+				switch rng.IntN(40) {
+				case 0:
+					last = first - 1 // damaged: ignored
+				case 1:
+					first, last = math.MaxUint64-rng.Uint64N(3), math.MaxUint64
+				case 2:
+					first = 0 // never a probe number
+				}
+				e := journal.Event{Kind: journal.KindProbeAck, First: first, Last: last}
+				if i%7 == 0 {
+					e = journal.Event{Kind: journal.KindProbeError, Seqno: first}
+				}
+				ev = append(ev, e)
+				set.Add(e)
+				if got, want := set.Ranges(), AckedRanges(ev); !slices.Equal(got, want) {
+					t.Fatalf("after %d events: AckSet %v, AckedRanges %v", i+1, got, want)
+				}
+			}
+		})
+	}
 }

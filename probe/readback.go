@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,6 +40,42 @@ func AckedRanges(events []journal.Event) []Range {
 	}
 	return out
 }
+
+// AckSet is AckedRanges kept up to date one event at a time, so the
+// whole history's acknowledged numbers stay at hand without its events:
+// a few ranges, one more per outage.
+type AckSet struct {
+	rs []Range
+}
+
+// Add folds e into the set; events of other kinds are ignored.
+func (s *AckSet) Add(e journal.Event) {
+	if e.Kind != journal.KindProbeAck || e.First == 0 || e.Last < e.First {
+		return
+	}
+	r := Range{e.First, e.Last}
+	// The first range that r could touch: the last one starting at or
+	// before it, when it reaches r.
+	i := sort.Search(len(s.rs), func(i int) bool { return s.rs[i].First > r.First })
+	if i > 0 && touches(s.rs[i-1], r) {
+		i--
+	}
+	j := i
+	for j < len(s.rs) && (touches(s.rs[j], r) || touches(r, s.rs[j])) {
+		r = Range{min(r.First, s.rs[j].First), max(r.Last, s.rs[j].Last)}
+		j++
+	}
+	s.rs = slices.Replace(s.rs, i, j, r)
+}
+
+// touches reports whether b starts within a or right after it
+// (a.First <= b.First).
+func touches(a, b Range) bool {
+	return b.First >= a.First && (a.Last == math.MaxUint64 || b.First <= a.Last+1)
+}
+
+// Ranges returns the set as AckedRanges would: sorted, merged ranges.
+func (s *AckSet) Ranges() []Range { return slices.Clone(s.rs) }
 
 // LastSeq is the highest probe sequence number used in events, acknowledged
 // or not; a new probe run continues after it (Options.StartAfter).
@@ -96,7 +133,12 @@ func ReadBack(ctx context.Context, dsn, table string, acked []Range) ([]uint64, 
 // the current primary and returns the KindProbeReadback event to record:
 // Missing lists the lost numbers, Last the highest number checked.
 func (p *Probe) ReadBack(ctx context.Context, events []journal.Event) (journal.Event, error) {
-	acked := AckedRanges(events)
+	return p.ReadBackRanges(ctx, AckedRanges(events))
+}
+
+// ReadBackRanges is ReadBack over acknowledged ranges kept apart from the
+// events (an AckSet over the whole journal).
+func (p *Probe) ReadBackRanges(ctx context.Context, acked []Range) (journal.Event, error) {
 	e := journal.Event{Kind: journal.KindProbeReadback}
 	if n := len(acked); n > 0 {
 		e.Last = acked[n-1].Last

@@ -32,9 +32,15 @@ type Local struct {
 	// Events returns the whole history; Record appends to it.
 	Events func() []journal.Event
 	Record func(e journal.Event) (journal.Event, error)
-	// ReadBack checks the probe's acknowledged commits against the
-	// primary; nil when the head node runs no probe.
-	ReadBack func(ctx context.Context, events []journal.Event) (journal.Event, error)
+	// ReadBack checks every commit the probe ever acknowledged (the whole
+	// journal's, not only the events in memory) against the primary and
+	// returns the KindProbeReadback event to record; nil when the head
+	// node runs no probe.
+	ReadBack func(ctx context.Context) (journal.Event, error)
+	// Hold keeps the events from a time on in memory until released,
+	// so a run's verdicts see its whole history however long it runs;
+	// nil when the history is kept whole anyway.
+	Hold func(from time.Time) (release func())
 	// Faults and Forks are the head node's services; nil when absent.
 	Faults *faults.Manager
 	Forks  *forks.Service
@@ -83,6 +89,9 @@ func (b *LocalBackend) Start(ctx context.Context, sc *Scenario) (Cluster, error)
 // that keeps track of what the run changes, so Close can put it back.
 func NewLocalCluster(h Local) *LocalCluster {
 	c := &LocalCluster{h: h, off: map[string]bool{}}
+	if h.Hold != nil && h.Now != nil {
+		c.release = h.Hold(h.Now())
+	}
 	if h.Faults != nil {
 		c.faults = &managerFaults{m: h.Faults, c: c}
 	}
@@ -93,6 +102,9 @@ func NewLocalCluster(h Local) *LocalCluster {
 type LocalCluster struct {
 	h      Local
 	faults *managerFaults
+
+	// release lets the head node forget the run's events again.
+	release func()
 
 	mu       sync.Mutex
 	injected []string
@@ -152,7 +164,7 @@ func (c *LocalCluster) ReadBack(ctx context.Context) error {
 	if c.h.ReadBack == nil {
 		return errors.New("read back: the head node runs no probe")
 	}
-	e, err := c.h.ReadBack(ctx, c.h.Events())
+	e, err := c.h.ReadBack(ctx)
 	if err != nil {
 		return err
 	}
@@ -196,6 +208,10 @@ func (c *LocalCluster) Forks(ctx context.Context) ([]agentapi.ForkInfo, error) {
 // node is off is tried once more after power returns.
 func (c *LocalCluster) Close(ctx context.Context) error {
 	c.mu.Lock()
+	if c.release != nil {
+		defer c.release() // the run's verdicts are in: its events may go
+		c.release = nil
+	}
 	injected := slices.Clone(c.injected)
 	made := slices.Clone(c.made)
 	var off []string

@@ -227,6 +227,9 @@ func runProfile(ctx context.Context, o Options, profile string) (warm, trials []
 		return nil, nil, set, ver, err
 	}
 	defer closeCluster(ctx, d, o.Log)
+	// The trials judge, read back and write windows of the whole run's
+	// history: keep all of it in memory, not the head node's last hour.
+	defer d.Log().Hold(time.Time{})()
 	bar.status("waiting for three healthy members")
 	if _, err := waitHealthy(ctx, d, 5*time.Minute); err != nil {
 		return nil, nil, set, ver, err

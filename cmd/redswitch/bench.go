@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/redswitch/redswitch/bench/failover"
 	"github.com/redswitch/redswitch/bench/fiubench"
 	"github.com/redswitch/redswitch/bench/forkbench"
+	"github.com/redswitch/redswitch/bench/soak"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/fork"
@@ -27,6 +29,7 @@ func benchCommands() map[string]command {
 		"boot":     {"cold cluster to three healthy members", runBenchBoot},
 		"fork":     {"forks of a loaded PostgreSQL: time to writable, source latency, disk", runBenchFork},
 		"fiu":      {"switch contact settled to power driver call, on fake pins", runBenchFIU},
+		"soak":     {"days of a simulated booth through the journal, analysis and dashboard: heap, tick time, frames", runBenchSoak},
 	}
 }
 
@@ -312,4 +315,55 @@ func runBenchFIU(ctx context.Context, env *environ, args []string) error {
 	fmt.Fprintln(env.stdout, res.String())
 	fmt.Fprint(env.stdout, res.Markdown())
 	return nil
+}
+
+func runBenchSoak(ctx context.Context, env *environ, args []string) error {
+	fs := newFlags(env, "bench soak",
+		"Simulates --hours of a booth on a compressed clock (100 commits/s, a failover every 2 minutes, an hour a day\n"+
+			"with the primary port dead) through the head node's journal on disk, event log, incremental analysis and\n"+
+			"dashboard hub with viewers, and writes results.json (a row per hour: events, heap, tick p99, view frame,\n"+
+			"journal size), report.md and soak.png/.svg to --out.")
+	hours := fs.Int("hours", 72, "simulated booth hours")
+	out := fs.String("out", "out/bench-soak", "output directory")
+	viewers := fs.Int("viewers", 50, "dashboard viewers reading the hub's frames")
+	tick := fs.Duration("tick-every", time.Second, "simulated time between observer ticks")
+	full := fs.Bool("full", false, "the observer before the incremental analysis: whole history in memory, analysed every tick (use --tick-every 1m)")
+	before := fs.String("before", "", "results.json of an earlier run (a --full one) to compare with in the report")
+	ackEvery := fs.Duration("ack-every", time.Second, "longest ack range of the simulated probe (the probe's FlushEvery, 1 s); 200ms gives the issue's 18k events an hour")
+	fsync := fs.Bool("fsync", false, "fsync power, role and leader events as the head node does (the disk is shared: off by default)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *hours < 1 || *viewers < 1 || *tick <= 0 || *ackEvery <= 0 {
+		return usagef("--hours, --viewers, --tick-every and --ack-every must be positive")
+	}
+	o := soak.Options{Hours: *hours, Out: *out, Viewers: *viewers, TickEvery: *tick, Full: *full, Fsync: *fsync, Log: env.log,
+		Progress: func(r soak.Row) {
+			fmt.Fprintf(env.stderr, "hour %3d: %8d events  heap %6.1f MB  tick p50 %6.2f p99 %8.2f ms  view %6d B  journal %7.1f MB  failovers %d\n",
+				r.Hour, r.Events, r.HeapMB, r.TickP50Ms, r.TickP99Ms, r.ViewBytes, r.JournalMB, r.Failovers)
+		}}
+	o.Booth.FlushEvery = *ackEvery
+	if *before != "" {
+		b, err := os.ReadFile(*before)
+		if err != nil {
+			return fmt.Errorf("bench soak: --before: %w", err)
+		}
+		var r soak.Results
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("bench soak: --before %s: %w", *before, err)
+		}
+		o.Before = &r
+	}
+	res, err := soak.Run(ctx, o)
+	for _, t := range res.Targets {
+		mark := "met"
+		if !t.OK {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(env.stdout, "%-32s want %-34s got %-30s %s\n", t.Name, t.Want, t.Got, mark)
+	}
+	if err == nil {
+		fmt.Fprintf(env.stdout, "report: %s/report.md\n", *out)
+	}
+	return err
 }

@@ -90,7 +90,7 @@
     renderJournal(v.journal_error || "");
     renderNodes(v.nodes || []);
     renderLast(v.failovers || [], v.probe || {});
-    renderHistory(v.failovers || [], v.reference || {});
+    renderHistory(v.failovers || [], summaryOf(v), v.reference || {});
     renderProbe(v.probe || {});
     fillOperatorTargets(v.nodes || []);
     drawStrip();
@@ -254,18 +254,60 @@
     note.textContent = notes.join(" · ");
   }
 
-  function renderHistory(list, ref) {
+  // The view carries the latest failovers in full and a summary of all of
+  // them (count, percentiles, histogram buckets, losses); a view without
+  // one (an older head node) is summarised here from its list.
+  function summaryOf(v) {
+    const list = v.failovers || [];
+    const s = v.summary;
+    if (s && (s.count || 0) >= list.length) return s;
+    const durs = list.map((f) => f.duration_s || 0).sort((a, b) => a - b);
+    const out = { count: durs.length, with_loss: 0, lost_commits: 0, buckets: [] };
+    if (!durs.length) return out;
+    const rank = (p) => durs[Math.max(0, Math.ceil(p * durs.length) - 1)];
+    Object.assign(out, { min_s: durs[0], max_s: durs[durs.length - 1], p50_s: rank(0.5), p90_s: rank(0.9), p99_s: rank(0.99),
+      mean_s: durs.reduce((a, b) => a + b, 0) / durs.length });
+    const byS = new Map();
+    for (const f of list) {
+      const b = Math.min(120, Math.max(0, Math.floor(f.duration_s || 0)));
+      const x = byS.get(b) || { s: b, n: 0, lost: 0 };
+      x.n++;
+      if ((f.lost_commits || 0) > 0) { x.lost++; out.with_loss++; out.lost_commits += f.lost_commits; }
+      byS.set(b, x);
+    }
+    out.buckets = [...byS.values()].sort((a, b) => a.s - b.s);
+    return out;
+  }
+
+  function renderHistory(list, sum, ref) {
     const sorted = [...list].sort((a, b) => ms(b.started_at) - ms(a.started_at));
+    const total = Math.max(sum.count || 0, list.length);
     const body = $("history").tBodies[0];
     body.replaceChildren(...sorted.map((f, i) => el("tr", {},
-      el("td", { text: String(sorted.length - i) }),
+      el("td", { text: String(total - i) }),
       el("td", { text: clock(ms(f.started_at)) }),
       el("td", { class: "cause", text: f.cause || "" }),
       el("td", { text: `${f.old_primary || "?"} → ${f.new_primary || "?"}` }),
       el("td", { class: "num", text: seconds(f.duration_s || 0) }),
       el("td", { class: "num" + ((f.lost_commits || 0) > 0 ? " bad" : ""), text: String(f.lost_commits || 0) }))));
-    $("fo-count").textContent = list.length ? `(${list.length})` : "";
-    drawHistogram(list, ref);
+    $("fo-count").textContent = total ? `(${total})` : "";
+    const note = $("history-note");
+    note.hidden = total <= list.length;
+    note.textContent = note.hidden ? "" : `the latest ${list.length} of ${total}; the histogram and figures count them all`;
+    renderStats(sum);
+    drawHistogram(sum, ref);
+  }
+
+  function renderStats(sum) {
+    const box = $("hist-stats");
+    if (!sum.count) { box.replaceChildren(); return; }
+    const fig = (label, v) => [`${label} `, el("b", { text: seconds(v || 0) })];
+    const parts = [...fig("median", sum.p50_s), " · ", ...fig("p90", sum.p90_s), " · ", ...fig("p99", sum.p99_s),
+      " · ", ...fig("longest", sum.max_s)];
+    const lost = sum.lost_commits || 0;
+    parts.push(" · ", el("b", { class: lost > 0 ? "bad" : "", text: commits(lost) }));
+    if (sum.with_loss) parts.push(` in ${sum.with_loss} failover${sum.with_loss === 1 ? "" : "s"}`);
+    box.replaceChildren(...parts);
   }
 
   function renderProbe(p) {
@@ -359,19 +401,19 @@
     flush();
   }
 
-  function drawHistogram(list, ref) {
+  function drawHistogram(sum, ref) {
     const { ctx, w, h } = fitCanvas($("hist"));
     ctx.clearRect(0, 0, w, h);
     const aggr = ref.aggressive_s || 10, def = ref.default_s || 40;
-    const durs = list.map((f) => f.duration_s || 0);
-    const maxX = Math.ceil(Math.max(def + 5, ...durs.map((d) => d + 1)));
+    const buckets = sum.buckets || [];
+    const maxX = Math.ceil(Math.max(def + 5, ...buckets.map((b) => b.s + 1)));
     const left = 30, right = w - 8, top = 22, bottom = h - 20;
     const x = (s) => left + (s / maxX) * (right - left);
     const bins = new Array(maxX).fill(0), bad = new Array(maxX).fill(false);
-    list.forEach((f) => {
-      const b = Math.min(maxX - 1, Math.max(0, Math.floor(f.duration_s || 0)));
-      bins[b]++;
-      if ((f.lost_commits || 0) > 0) bad[b] = true;
+    buckets.forEach((b) => {
+      const i = Math.min(maxX - 1, Math.max(0, b.s));
+      bins[i] += b.n || 0;
+      if ((b.lost || 0) > 0) bad[i] = true;
     });
     const top1 = Math.max(1, ...bins);
     ctx.font = "12px system-ui, sans-serif";
@@ -394,7 +436,7 @@
     const narrow = w < 560;
     mark(aggr, "#3fb950", narrow ? `< ${aggr} s` : `aggressive: under ${aggr} s`, "left");
     mark(def, "#e3b341", narrow ? `≈ ${def} s default` : `Patroni default: about ${def} s`, "right");
-    if (!list.length) {
+    if (!sum.count) {
       ctx.fillStyle = "#93a1b0"; ctx.textAlign = "center"; ctx.font = "14px system-ui, sans-serif";
       ctx.fillText("no failovers measured yet", (left + right) / 2, (top + bottom) / 2);
     }
@@ -417,7 +459,7 @@
   setInterval(drawStrip, 250);
   window.addEventListener("resize", () => {
     drawStrip();
-    if (state.view) drawHistogram(state.view.failovers || [], state.view.reference || {});
+    if (state.view) drawHistogram(summaryOf(state.view), state.view.reference || {});
   });
 
   // ---------- operator ----------

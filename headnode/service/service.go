@@ -299,8 +299,10 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	if s.Switches != nil {
 		positions = s.Switches
 	}
-	s.Observer = headnode.NewObserver(headnode.ObserverOptions{Head: s.Head, Events: s.History, Probe: ps,
-		Switches: positions, Hub: s.Hub, Log: log.With("component", "observer")})
+	journalDir := s.Journal.Dir()
+	s.Observer = headnode.NewObserver(headnode.ObserverOptions{Head: s.Head, Events: s.History, History: history,
+		ReadJournal: func() ([]journal.Event, error) { return journal.ReadDir(journalDir) },
+		Probe:       ps, Switches: positions, Hub: s.Hub, Log: log.With("component", "observer")})
 	if err := s.startFaults(); err != nil {
 		return s, err
 	}
@@ -537,9 +539,14 @@ func (s *Service) startRuns() error {
 // Local is the head node as an in-process scenario run drives it.
 func (s *Service) Local() scenarios.Local {
 	l := scenarios.Local{Now: s.Clock.Now, State: s.Head.State, SetPower: s.Head.SetPower,
-		Events: s.History.Events, Record: s.History.Append, Faults: s.Faults, Forks: s.Forks, Logs: s.o.Logs}
+		Events: s.History.Events, Record: s.History.Append, Hold: s.History.Hold,
+		Faults: s.Faults, Forks: s.Forks, Logs: s.o.Logs}
 	if s.Probe != nil {
-		l.ReadBack = s.Probe.ReadBack
+		// Over the whole journal's acknowledged numbers, which the
+		// event log keeps in ranges: its events are only the recent ones.
+		l.ReadBack = func(ctx context.Context) (journal.Event, error) {
+			return s.Probe.ReadBackRanges(ctx, s.History.Acked())
+		}
 	}
 	return l
 }

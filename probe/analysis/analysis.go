@@ -126,20 +126,25 @@ func acks(events []journal.Event) []Ack {
 		if e.Kind != journal.KindProbeAck {
 			continue
 		}
-		a := Ack{Node: e.Node, Timeline: e.Timeline, First: e.First, Last: e.Last, FirstAt: e.FirstAt, LastAt: e.LastAt}
-		if a.Last < a.First {
-			a.Last = a.First
-		}
-		if a.FirstAt.IsZero() {
-			a.FirstAt = e.At
-		}
-		if a.LastAt.IsZero() || a.LastAt.Before(a.FirstAt) {
-			a.LastAt = a.FirstAt
-		}
-		out = append(out, a)
+		out = append(out, ackOf(e))
 	}
 	slices.SortStableFunc(out, func(a, b Ack) int { return a.FirstAt.Compare(b.FirstAt) })
 	return out
+}
+
+// ackOf is the ack range of a KindProbeAck event, repaired as acks says.
+func ackOf(e journal.Event) Ack {
+	a := Ack{Node: e.Node, Timeline: e.Timeline, First: e.First, Last: e.Last, FirstAt: e.FirstAt, LastAt: e.LastAt}
+	if a.Last < a.First {
+		a.Last = a.First
+	}
+	if a.FirstAt.IsZero() {
+		a.FirstAt = e.At
+	}
+	if a.LastAt.IsZero() || a.LastAt.Before(a.FirstAt) {
+		a.LastAt = a.FirstAt
+	}
+	return a
 }
 
 // byTime returns a copy of events ordered by At, stable for equal times.
@@ -166,7 +171,12 @@ func Outages(events []journal.Event, threshold time.Duration) []Outage {
 	if len(as) == 0 {
 		return nil
 	}
-	sorted := byTime(events)
+	return outages(as, byTime(events), threshold)
+}
+
+// outages is Outages over the ordered ack ranges (as acks returns them,
+// at least one) and the events ordered by time (byTime).
+func outages(as []Ack, sorted []journal.Event, threshold time.Duration) []Outage {
 	var out []Outage
 	prev := as[0] // the range with the latest LastAt so far
 	for _, a := range as[1:] {
@@ -252,8 +262,12 @@ func describeCut(e journal.Event) string {
 // outages are not failovers yet.
 func Failovers(events []journal.Event, opts Options) []Failover {
 	opts = opts.withDefaults()
-	sorted := byTime(events)
-	outages := Outages(events, opts.Threshold)
+	return explain(byTime(events), Outages(events, opts.Threshold), opts)
+}
+
+// explain is Failovers over the outages of a history and its events
+// ordered by time; opts has its defaults.
+func explain(sorted []journal.Event, outages []Outage, opts Options) []Failover {
 	var out []Failover
 	for i, o := range outages {
 		if o.Open {

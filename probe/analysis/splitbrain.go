@@ -62,7 +62,11 @@ func Reigns(events []journal.Event) []Reign {
 // SplitBrain returns every pair of reigns (different node or timeline)
 // whose windows overlap. Windows that only touch do not overlap.
 func SplitBrain(events []journal.Event) []Overlap {
-	rs := Reigns(events)
+	return overlaps(Reigns(events))
+}
+
+// overlaps is SplitBrain over reigns ordered by From.
+func overlaps(rs []Reign) []Overlap {
 	var out []Overlap
 	for i, a := range rs {
 		for _, b := range rs[i+1:] {
