@@ -293,7 +293,7 @@ func (ob *Observer) observe() (dashboard.FailoverSummary, []analysis.Failover, [
 	}
 	lost := ob.inc.Lost()
 	sum := ob.stats.summary(ob.inc.Failovers(settled, n), ob.inc.LostByFailover(), len(lost), func(i int) float64 {
-		return ob.inc.Failovers(i, i+1)[0].Duration.Seconds()
+		return ob.inc.FailoverAt(i).Duration.Seconds()
 	})
 	return sum, ob.inc.Failovers(n-dashboard.ShownFailovers, n), lost
 }

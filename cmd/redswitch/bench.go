@@ -330,19 +330,20 @@ func runBenchSoak(ctx context.Context, env *environ, args []string) error {
 	full := fs.Bool("full", false, "the observer before the incremental analysis: whole history in memory, analysed every tick (use --tick-every 1m)")
 	before := fs.String("before", "", "results.json of an earlier run (a --full one) to compare with in the report")
 	ackEvery := fs.Duration("ack-every", time.Second, "longest ack range of the simulated probe (the probe's FlushEvery, 1 s); 200ms gives the issue's 18k events an hour")
+	failoverEvery := fs.Duration("failover-every", 2*time.Minute, "time between the simulated booth's cuts; shorter packs days of failovers into a short run")
 	fsync := fs.Bool("fsync", false, "fsync power, role and leader events as the head node does (the disk is shared: off by default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *hours < 1 || *viewers < 1 || *tick <= 0 || *ackEvery <= 0 {
-		return usagef("--hours, --viewers, --tick-every and --ack-every must be positive")
+	if *hours < 1 || *viewers < 1 || *tick <= 0 || *ackEvery <= 0 || *failoverEvery <= 0 {
+		return usagef("--hours, --viewers, --tick-every, --ack-every and --failover-every must be positive")
 	}
 	o := soak.Options{Hours: *hours, Out: *out, Viewers: *viewers, TickEvery: *tick, Full: *full, Fsync: *fsync, Log: env.log,
 		Progress: func(r soak.Row) {
 			fmt.Fprintf(env.stderr, "hour %3d: %8d events  heap %6.1f MB  tick p50 %6.2f p99 %8.2f ms  view %6d B  journal %7.1f MB  failovers %d\n",
 				r.Hour, r.Events, r.HeapMB, r.TickP50Ms, r.TickP99Ms, r.ViewBytes, r.JournalMB, r.Failovers)
 		}}
-	o.Booth.FlushEvery = *ackEvery
+	o.Booth.FlushEvery, o.Booth.FailoverEvery = *ackEvery, *failoverEvery
 	if *before != "" {
 		b, err := os.ReadFile(*before)
 		if err != nil {

@@ -33,8 +33,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "fork", "--sync", "--source", "primary"}, "--sync: a synchronous standby needs --source replica"},
 		{[]string{"bench", "fork", "--fork-cpus", "1;x"}, `--fork-cpus: CPU list "1;x"`},
 		{[]string{"bench", "fiu", "--trials", "-1"}, "--trials -1: want at least 1"},
-		{[]string{"bench", "soak", "--hours", "0"}, "--hours, --viewers, --tick-every and --ack-every must be positive"},
-		{[]string{"bench", "soak", "--tick-every", "0s"}, "--hours, --viewers, --tick-every and --ack-every must be positive"},
+		{[]string{"bench", "soak", "--hours", "0"}, "--hours, --viewers, --tick-every, --ack-every and --failover-every must be positive"},
+		{[]string{"bench", "soak", "--tick-every", "0s"}, "--hours, --viewers, --tick-every, --ack-every and --failover-every must be positive"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			code, _, stderr := runArgs(t, nil, c.args...)

@@ -93,6 +93,11 @@ type lostRef struct {
 	seq uint64
 	ack Ack
 	ok  bool
+	// fo is the settled failover it is attributed to, once settled
+	// (foOK): no failover can come before a settled one, so a tick
+	// looks up only the losses of the newest failovers.
+	fo   int
+	foOK bool
 }
 
 // tailAnalysis is the tail judged by Outages and Failovers.
@@ -168,7 +173,7 @@ func (in *Incremental) fold(e journal.Event) {
 		lo := sort.Search(len(in.lost), func(i int) bool { return in.lost[i].seq >= a.First })
 		for i := lo; i < len(in.lost) && in.lost[i].seq <= a.Last; i++ {
 			if l := &in.lost[i]; !l.ok || a.FirstAt.Before(l.ack.FirstAt) {
-				l.ack, l.ok = a, true
+				l.ack, l.ok, l.foOK = a, true, false
 			}
 		}
 	case journal.KindProbeError:
@@ -422,7 +427,8 @@ func (in *Incremental) Failovers(from, to int) []Failover {
 	for i := from; i < to; i++ {
 		out = append(out, *in.failover(i))
 	}
-	for _, l := range in.lost {
+	for i := range in.lost {
+		l := &in.lost[i]
 		if !l.ok {
 			continue
 		}
@@ -434,19 +440,31 @@ func (in *Incremental) Failovers(from, to int) []Failover {
 	return out
 }
 
+// FailoverAt is Report's i-th failover without its lost commits (which
+// Failovers attaches).
+func (in *Incremental) FailoverAt(i int) Failover { return *in.failover(i) }
+
 // lostIn is the index of the failover a lost commit is attributed to
 // (LostCommits: the first to start after its ack), n when none.
-func (in *Incremental) lostIn(l lostRef, n int) int {
+func (in *Incremental) lostIn(l *lostRef, n int) int {
+	if l.foOK {
+		return l.fo
+	}
 	// Failovers come in the order of their outages, whose starts never
 	// go back.
-	return sort.Search(n, func(i int) bool { return !in.failover(i).Outage.Start.Before(l.ack.LastAt) })
+	i := sort.Search(n, func(i int) bool { return !in.failover(i).Outage.Start.Before(l.ack.LastAt) })
+	if i < len(in.settledFo) {
+		l.fo, l.foOK = i, true
+	}
+	return i
 }
 
 // Lost is Report's lost commits.
 func (in *Incremental) Lost() []LostCommit {
 	var out []LostCommit
 	n := in.FailoverCount()
-	for _, l := range in.lost {
+	for i := range in.lost {
+		l := &in.lost[i]
 		if !l.ok {
 			continue
 		}
@@ -500,7 +518,8 @@ func (in *Incremental) Stats() IncrementalStats {
 func (in *Incremental) LostByFailover() map[int]int {
 	out := map[int]int{}
 	n := in.FailoverCount()
-	for _, l := range in.lost {
+	for i := range in.lost {
+		l := &in.lost[i]
 		if !l.ok {
 			continue
 		}
