@@ -18,6 +18,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/prereq"
 )
 
 func TestOwnedBlocks(t *testing.T) {
@@ -167,17 +168,19 @@ func TestSoftPowerOnClearsFaults(t *testing.T) {
 // namespace of its own and checks that clearing removes exactly the
 // agent's chains and jumps. Needs root, iptables and ip netns.
 func TestClearFaultsInNetns(t *testing.T) {
+	// Root, iptables and iproute2 are what CI and scripts/install-deps.sh
+	// provide: missing under CI=true, they fail the test.
 	if os.Getuid() != 0 {
-		t.Skip("needs root for iptables in a network namespace")
+		prereq.Missing(t, "needs root for iptables in a network namespace")
 	}
 	for _, bin := range []string{"iptables", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
+			prereq.Missing(t, "needs %s (scripts/install-deps.sh installs it): %v", bin, err)
 		}
 	}
 	ns := fmt.Sprintf("rs-agent-test-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot make a network namespace: %v: %s", err, out)
+		prereq.Missing(t, "cannot make a network namespace: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	inNS := func(ctx context.Context, argv []string) (string, error) {

@@ -8,9 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/redswitch/redswitch/fork/pglocal/pgtest"
 	"github.com/redswitch/redswitch/journal"
-	"github.com/redswitch/redswitch/prereq"
 	"github.com/redswitch/redswitch/probe/analysis"
 )
 
@@ -105,22 +103,7 @@ func asPostgres(name string, args ...string) *exec.Cmd {
 
 func startPostgres(t *testing.T) *pgServer {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts PostgreSQL; skipped in -short")
-	}
-	// PostgreSQL 15, its postgres user and root are what
-	// scripts/install-deps.sh and CI provide: missing under CI=true, they
-	// fail the test.
-	if _, err := os.Stat(filepath.Join(pgBin, "postgres")); err != nil {
-		prereq.Missing(t, "needs PostgreSQL 15 in %s (Debian package postgresql-15): %v", pgBin, err)
-	}
-	pgUser, err := user.Lookup("postgres")
-	if err != nil {
-		prereq.Missing(t, "needs the postgres user: %v", err)
-	}
-	if me, _ := user.Current(); os.Geteuid() != 0 && (me == nil || me.Username != "postgres") {
-		prereq.Missing(t, "needs root (to run PostgreSQL as postgres) or the postgres user")
-	}
+	owner := pgtest.Require(t)
 	dir, err := os.MkdirTemp("", "redswitch-probe-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -133,10 +116,8 @@ func startPostgres(t *testing.T) *pgServer {
 	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	uid, _ := strconv.Atoi(pgUser.Uid)
-	gid, _ := strconv.Atoi(pgUser.Gid)
 	for _, p := range []string{dir, filepath.Join(dir, "pw")} {
-		if err := os.Chown(p, uid, gid); err != nil && os.Geteuid() == 0 {
+		if err := os.Chown(p, owner.UID, owner.GID); err != nil && os.Geteuid() == 0 {
 			t.Fatal(err)
 		}
 	}

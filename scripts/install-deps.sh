@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages redswitch needs on the host, when missing:
 # debootstrap (node image), haproxy (the head node runs it), PostgreSQL 15
-# (probe and fork tests, pgbench), btrfs-progs (forks), chromium (browser test).
+# (probe and fork tests, pgbench), btrfs-progs (forks), chromium (browser test),
+# iptables and iproute2 (the agent's fault rules, tested in a network namespace).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in debootstrap haproxy postgresql-15 postgresql-client-15 btrfs-progs chromium ca-certificates; do
+for p in debootstrap haproxy postgresql-15 postgresql-client-15 btrfs-progs chromium ca-certificates iptables iproute2; do
   have "$p" || need+=("$p")
 done
 command -v docker >/dev/null || { echo "docker is not installed: install Docker Engine first" >&2; exit 1; }

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redswitch/redswitch/fork/pglocal"
+	"github.com/redswitch/redswitch/fork/pglocal/pgtest"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -41,19 +41,7 @@ func (m *memRecorder) events() []journal.Event {
 // promoted, as a Patroni replica is.
 func standby(t *testing.T) (pglocal.Server, int) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts PostgreSQL; skipped in -short")
-	}
-	if _, err := os.Stat(filepath.Join(pglocal.DefaultBinDir, "postgres")); err != nil {
-		t.Skip("needs PostgreSQL 15 in " + pglocal.DefaultBinDir + " (Debian package postgresql-15)")
-	}
-	owner, err := pglocal.LookupOwner("postgres")
-	if err != nil {
-		t.Skip("needs the postgres user")
-	}
-	if me, _ := user.Current(); os.Geteuid() != 0 && (me == nil || me.Username != "postgres") {
-		t.Skip("needs root (to run PostgreSQL as postgres) or the postgres user")
-	}
+	owner := pgtest.Require(t)
 	dir, err := os.MkdirTemp("", "redswitch-writable-pg-")
 	if err != nil {
 		t.Fatal(err)
