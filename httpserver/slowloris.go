@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -47,4 +48,19 @@ func SlowLoris(addr, first, drip string, every, max time.Duration) (time.Duratio
 			}
 		}
 	}
+}
+
+// HeaderCut serves srv on a loopback port of its own and plays a client
+// that sends requestLine's headers one line every 200 ms: it returns how
+// long after connecting srv cut the client off, an error when srv still
+// held it 3 s past its ReadHeaderTimeout. srv is closed on return.
+func HeaderCut(srv *http.Server, requestLine string) (time.Duration, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	return SlowLoris(ln.Addr().String(), requestLine+"\r\nHost: x\r\n", "X-Slow: y\r\n",
+		200*time.Millisecond, srv.ReadHeaderTimeout+3*time.Second)
 }
