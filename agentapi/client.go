@@ -1,16 +1,16 @@
 package agentapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // Client calls one node's agent.
@@ -40,46 +40,13 @@ type StatusError struct {
 func (e *StatusError) Error() string { return fmt.Sprintf("agent: %d: %s", e.Code, e.Msg) }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("agent %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	err := jsonapi.Call(ctx, c.HTTP, method, c.BaseURL+path, c.Token, in, out, 1<<20)
+	var se *jsonapi.StatusError
+	if errors.As(err, &se) {
+		return fmt.Errorf("agent %s %s: %w", method, c.BaseURL+path, &StatusError{Code: se.Code, Msg: se.Msg})
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
-	if err != nil {
-		return fmt.Errorf("agent %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("agent %s %s: %w", method, c.BaseURL+path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("agent %s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e Error
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = string(b)
-		}
-		return fmt.Errorf("agent %s %s: %w", method, c.BaseURL+path, &StatusError{Code: resp.StatusCode, Msg: e.Error})
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("agent %s %s: decode answer: %w", method, path, err)
-		}
 	}
 	return nil
 }

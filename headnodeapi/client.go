@@ -1,14 +1,14 @@
 package headnodeapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/redswitch/redswitch/jsonapi"
 )
 
 // Client calls a head node's API: the demo's or a booth's, which are the
@@ -39,53 +39,14 @@ func (e *StatusError) Error() string {
 // It is the way to the endpoints whose wire types live with their own
 // packages (faults, forks, scenario runs).
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("head node %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
-	if err != nil {
-		return fmt.Errorf("head node %s %s: %w", method, path, err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("head node %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
 	// Answers are small; the cap keeps a wrong server from filling memory.
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	err := jsonapi.Call(ctx, c.HTTP, method, c.BaseURL+path, c.Token, in, out, 16<<20)
+	var se *jsonapi.StatusError
+	if errors.As(err, &se) {
+		return &StatusError{Method: method, Path: path, Code: se.Code, Msg: se.Msg}
+	}
 	if err != nil {
 		return fmt.Errorf("head node %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		msg := string(bytes.TrimSpace(b))
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
-		return &StatusError{Method: method, Path: path, Code: resp.StatusCode, Msg: msg}
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("head node %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
 }
