@@ -40,9 +40,24 @@ type PatroniOptions struct {
 	DataDir string
 	// BinDir holds pg_ctl and friends.
 	BinDir string
-	// Superuser, Replication and Rewind credentials.
+	// EtcdCAFile, EtcdUser and EtcdPassword are Patroni's etcd login:
+	// with a CA file it speaks HTTPS and checks etcd's certificate, with
+	// a user it logs in (etcd auth). Empty: plain HTTP, no login (the
+	// container demo on its own bridge).
+	EtcdCAFile   string
+	EtcdUser     string
+	EtcdPassword string
+	// Superuser, Replication and Rewind credentials. Without a rewind
+	// password pg_rewind runs as the superuser.
 	SuperuserPassword   string
 	ReplicationPassword string
+	RewindUser          string
+	RewindPassword      string
+	// RESTUser and RESTPassword guard Patroni's unsafe REST endpoints
+	// (POST /failover, /restart, /reinitialize, PATCH /config); reads
+	// such as HAProxy's HEAD /primary stay open.
+	RESTUser     string
+	RESTPassword string
 	// SynchronousMode, SynchronousModeStrict, FailsafeMode and
 	// MaximumLagOnFailover go into the bootstrap DCS configuration.
 	SynchronousMode       bool
@@ -68,6 +83,15 @@ func (o PatroniOptions) Validate() error {
 		return fmt.Errorf("data dir and bin dir are required")
 	case o.SuperuserPassword == "" || o.ReplicationPassword == "":
 		return fmt.Errorf("superuser and replication passwords are required")
+	case (o.RESTUser == "") != (o.RESTPassword == ""):
+		return fmt.Errorf("rest api: user and password go together")
+	case (o.RewindUser == "") != (o.RewindPassword == ""):
+		return fmt.Errorf("rewind: user and password go together")
+	case (o.EtcdUser == "") != (o.EtcdPassword == ""):
+		return fmt.Errorf("etcd: user and password go together")
+	case o.EtcdUser != "" && o.EtcdCAFile == "":
+		// A password over plain HTTP is one anyone on the LAN reads.
+		return fmt.Errorf("etcd: a login needs TLS (a CA file)")
 	}
 	for _, e := range o.Etcd {
 		if _, _, err := net.SplitHostPort(e); err != nil {
@@ -122,7 +146,19 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 	w("restapi:\n")
 	w("  listen: %s\n", q(fmt.Sprintf("0.0.0.0:%d", PatroniPort)))
 	w("  connect_address: %s\n", q(net.JoinHostPort(o.Address, strconv.Itoa(PatroniPort))))
-	w("etcd3:\n  protocol: http\n  hosts:\n")
+	if o.RESTUser != "" {
+		w("  authentication:\n    username: %s\n    password: %s\n", q(o.RESTUser), q(o.RESTPassword))
+	}
+	w("etcd3:\n")
+	if o.EtcdCAFile != "" {
+		w("  protocol: https\n  cacert: %s\n", q(o.EtcdCAFile))
+	} else {
+		w("  protocol: http\n")
+	}
+	if o.EtcdUser != "" {
+		w("  username: %s\n  password: %s\n", q(o.EtcdUser), q(o.EtcdPassword))
+	}
+	w("  hosts:\n")
 	for _, e := range o.Etcd {
 		w("    - %s\n", q(e))
 	}
@@ -165,6 +201,11 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 	w("  authentication:\n")
 	w("    superuser:\n      username: postgres\n      password: %s\n", q(o.SuperuserPassword))
 	w("    replication:\n      username: replicator\n      password: %s\n", q(o.ReplicationPassword))
+	if o.RewindUser != "" {
+		// Patroni creates this role at bootstrap with just the functions
+		// pg_rewind calls, so a rejoin needs no superuser login.
+		w("    rewind:\n      username: %s\n      password: %s\n", q(o.RewindUser), q(o.RewindPassword))
+	}
 	w("  parameters:\n")
 	// The probe reads the serving node's name from SQL.
 	w("    redswitch.node: %s\n", q(o.Name))

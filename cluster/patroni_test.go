@@ -55,6 +55,18 @@ func TestRenderPatroniGolden(t *testing.T) {
 		}
 		golden(t, "patroni-sync-tags.yml", got)
 	})
+	t.Run("secured", func(t *testing.T) {
+		o := baseOptions("aggressive")
+		o.EtcdCAFile, o.EtcdUser, o.EtcdPassword = "/etc/redswitch/etcd-ca.pem", "patroni", "etcd-secret-0123"
+		o.SuperuserPassword, o.ReplicationPassword = "su-secret-0123", "repl-secret-0123"
+		o.RewindUser, o.RewindPassword = "rewinder", "rewind-secret-0123"
+		o.RESTUser, o.RESTPassword = "redswitch", "rest-secret-0123"
+		got, err := RenderPatroni(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "patroni-secured.yml", got)
+	})
 }
 
 func TestRenderPatroniRejects(t *testing.T) {
@@ -69,6 +81,9 @@ func TestRenderPatroniRejects(t *testing.T) {
 		{"no etcd", func(o *PatroniOptions) { o.Etcd = nil }, "etcd: no endpoints"},
 		{"etcd without port", func(o *PatroniOptions) { o.Etcd = []string{"10.0.0.1"} }, `etcd endpoint "10.0.0.1": want host:port`},
 		{"no password", func(o *PatroniOptions) { o.ReplicationPassword = "" }, "passwords are required"},
+		{"rest user without password", func(o *PatroniOptions) { o.RESTUser = "redswitch" }, "rest api: user and password go together"},
+		{"rewind password without user", func(o *PatroniOptions) { o.RewindPassword = "x" }, "rewind: user and password go together"},
+		{"etcd login over plain http", func(o *PatroniOptions) { o.EtcdUser, o.EtcdPassword = "patroni", "x" }, "etcd: a login needs TLS"},
 		{"bad timings", func(o *PatroniOptions) { o.Timings.RetryTimeout = 1 }, "retry_timeout 1 s is below 2 s"},
 	}
 	for _, tt := range tests {

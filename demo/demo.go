@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
@@ -221,14 +223,24 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		o.Log.Info("removed leftovers of earlier runs", "rigs", n)
 	}
 
+	// The nodes' passwords live with the data dir: an adopted cluster
+	// keeps the ones it was made with.
+	names := make([]string, max(o.Nodes, state.Nodes))
+	for i := range names {
+		names[i] = rig.NodeName(i + 1)
+	}
+	creds, err := credentials.Ensure(filepath.Join(o.DataDir, "secrets"), names)
+	if err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
 	if adopt {
 		o.Log.Info("adopting the running cluster", "rig", state.RigID)
-		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID))
+		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID, creds))
 		if err != nil {
 			return d, err
 		}
 	} else {
-		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, ""))
+		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, "", creds))
 		if err != nil {
 			return d, err
 		}
@@ -293,8 +305,8 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if d.Rig.Volumes() {
 		maxFill = o.VolumeSize
 	}
-	d.DSN = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.PrimaryPort)
-	d.Replicas = fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", o.ReplicaPort)
+	d.DSN = localDSN(credentials.SuperuserName, creds.Superuser, o.PrimaryPort)
+	d.Replicas = localDSN(credentials.SuperuserName, creds.Superuser, o.ReplicaPort)
 	so := service.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir, Lock: d.lock,
 		EtcdClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
@@ -328,7 +340,8 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		Log: o.Log,
 	}
 	if o.Probe {
-		so.ProbeDSN = d.DSN
+		// The probe writes as its own role, made through the superuser.
+		so.ProbeDSN, so.ProbeSetupDSN = localDSN(credentials.ProbeRole, creds.Probe, o.PrimaryPort), d.DSN
 	}
 	if o.Mount != nil {
 		so.Mount = func(mux *http.ServeMux) { o.Mount(mux, d) }
@@ -389,11 +402,19 @@ func shape(o Options) runapi.Shape {
 	return s
 }
 
-func rigOptions(o Options, id string) rig.Options {
+// localDSN is a login through HAProxy's listener on port.
+func localDSN(user, password string, port int) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password),
+		Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres"}
+	return u.String()
+}
+
+func rigOptions(o Options, id string, creds credentials.Booth) rig.Options {
 	return rig.Options{ID: id, Scope: o.Scope, Nodes: o.Nodes, Image: o.Image, Timings: o.Timings,
 		SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict,
 		FailsafeMode: o.FailsafeMode, MaximumLagOnFailover: o.MaximumLagOnFailover, Tags: o.Tags,
-		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), PostmortemForks: o.PostmortemForks, Log: o.Log}
+		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), PostmortemForks: o.PostmortemForks,
+		Credentials: creds, Log: o.Log}
 }
 
 // adoptable reports whether the data dir describes a rig whose containers

@@ -196,6 +196,7 @@ func TestPostgres15(t *testing.T) {
 
 	t.Run("wrong password", func(t *testing.T) { testWrongPassword(t, s) })
 	t.Run("table of the wrong shape", func(t *testing.T) { testTableShape(t, s) })
+	t.Run("own role", func(t *testing.T) { testOwnRole(t, s) })
 
 	t.Run("acks land", func(t *testing.T) {
 		waitFor(t, 10*time.Second, "100 acks", func() bool { return p.Stats().Acks >= 100 })
@@ -392,5 +393,54 @@ func testTableShape(t *testing.T, s *pgServer) {
 	err := p.Run(ctx, &memRecorder{})
 	if !errors.Is(err, ErrTableShape) || !strings.Contains(err.Error(), "column seq is integer, want bigint") {
 		t.Fatalf("Run = %v, want ErrTableShape naming column seq", err)
+	}
+}
+
+// testOwnRole runs a probe as its own role, made through SetupDSN: it
+// writes, and the role can do nothing a superuser could (shell commands
+// through COPY PROGRAM, new tables, deleting the evidence). A second
+// setup with another password changes it: the booth's secrets decide.
+func testOwnRole(t *testing.T, s *pgServer) {
+	roleDSN := func(pw string) string {
+		return fmt.Sprintf("postgres://redswitch_probe:%s@127.0.0.1:%d/postgres?sslmode=disable", pw, s.port)
+	}
+	for _, pw := range []string{"first-probe-pw", "second-probe-pw"} {
+		rec := &memRecorder{}
+		p := New(Options{DSN: roleDSN(pw), SetupDSN: s.dsn("secret"), Table: "role_probe"})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, rec) }()
+		waitFor(t, 10*time.Second, "an ack as redswitch_probe", func() bool {
+			return rec.count(func(e journal.Event) bool { return e.Kind == journal.KindProbeAck }) > 0
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := pgx.Connect(ctx, roleDSN("first-probe-pw")); err == nil {
+		t.Error("the first password still logs in after the second setup")
+	}
+	conn, err := pgx.Connect(ctx, roleDSN("second-probe-pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var super bool
+	if err := conn.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil || super {
+		t.Fatalf("rolsuper = %v, %v: want a plain role", super, err)
+	}
+	for _, q := range []string{
+		"COPY (SELECT 1) TO PROGRAM 'true'",
+		"CREATE TABLE probe_elsewhere (x int)",
+		"DELETE FROM role_probe",
+		"UPDATE role_probe SET node = 'forged'",
+		"CREATE ROLE intruder",
+	} {
+		if _, err := conn.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "42501") {
+			t.Errorf("%s as the probe: %v, want SQLSTATE 42501 (insufficient privilege)", q, err)
+		}
 	}
 }

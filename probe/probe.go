@@ -51,6 +51,12 @@ type Options struct {
 	// AuthBackoff is the longest wait between attempts with wrong
 	// credentials (5 s); the first wait is 250 ms.
 	AuthBackoff time.Duration
+	// SetupDSN, when set, is a superuser login that, before the probe's
+	// first login, creates the probe's own role (DSN's user and password)
+	// with rights on its table only, and the table: the probe then writes
+	// without superuser rights (a leaked probe password cannot run shell
+	// commands on a node through COPY ... PROGRAM).
+	SetupDSN string
 	// Clock stamps everything; a new one when nil.
 	Clock *journal.Clock
 	Log   *slog.Logger
@@ -157,7 +163,8 @@ type run struct {
 	// prepared is set once the table was checked: a reconnect during a
 	// failover must not spend round trips on it again, or the probe would
 	// see a longer outage than a plain client.
-	prepared bool
+	prepared  bool
+	setupDone bool
 }
 
 // Run writes one row per interval until ctx ends, recording acks and errors
@@ -246,6 +253,9 @@ func (r *run) step(ctx context.Context) error {
 
 func (r *run) connect(ctx context.Context) error {
 	p := r.p
+	if err := r.setup(ctx); err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.o.ConnectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, r.cfg)
@@ -282,8 +292,7 @@ func (r *run) prepareTable(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("inspect table: %w", err)
 	}
 	if len(cols) == 0 {
-		if _, err := conn.Exec(sctx, "CREATE TABLE IF NOT EXISTS "+p.table+
-			" (seq bigint PRIMARY KEY, node text, tl int, at timestamptz DEFAULT now())"); err != nil {
+		if _, err := conn.Exec(sctx, tableDDL(p.table)); err != nil {
 			return err
 		}
 		p.o.Log.Info("probe: created table", "table", p.o.Table)

@@ -6,9 +6,11 @@
 package rig
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +30,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
 )
 
 // Labels every rig resource carries.
@@ -74,10 +77,21 @@ type Options struct {
 	// own of this many bytes (see volumes.go): a full disk stays inside
 	// one node, and forks are snapshots. Needs root and DataDir.
 	VolumeSize int64
-	// SuperuserPassword of the postgres user (default "postgres").
-	SuperuserPassword string
-	Log               *slog.Logger
+	// Credentials are the cluster's secrets (default: new random ones).
+	// Each node gets its bundle (credentials.Node) as a file, never in
+	// its environment, which `docker inspect` shows.
+	Credentials credentials.Booth
+	// EtcdCA is the PEM of the CA of etcd's certificate; empty when etcd
+	// speaks plain HTTP.
+	EtcdCA string
+	Log    *slog.Logger
 }
+
+// NodeCredentialsPath is where a node container finds its credentials.
+const NodeCredentialsPath = "/etc/redswitch/credentials.json"
+
+// Credentials are the rig's secrets.
+func (r *Rig) Credentials() credentials.Booth { return r.opts.Credentials }
 
 // Node is one database node of the rig.
 type Node struct {
@@ -151,8 +165,12 @@ func CreateNetwork(ctx context.Context, cli *testcontainers.DockerClient, o Opti
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.SuperuserPassword == "" {
-		o.SuperuserPassword = "postgres"
+	if o.Credentials.Superuser == "" {
+		names := make([]string, o.Nodes)
+		for i := range names {
+			names[i] = NodeName(i + 1)
+		}
+		o.Credentials = credentials.New(names)
 	}
 	if o.VolumeSize > 0 && o.DataDir == "" {
 		return nil, errors.New("rig: node volumes need the data dir to keep their images in")
@@ -258,7 +276,7 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 		"REDSWITCH_ETCD":                    strings.Join(etcd, ","),
 		"REDSWITCH_TIMINGS":                 fmt.Sprintf("%d/%d/%d", r.opts.Timings.TTL, r.opts.Timings.LoopWait, r.opts.Timings.RetryTimeout),
 		"REDSWITCH_ADDRESS":                 addr,
-		"REDSWITCH_SUPERUSER_PASSWORD":      r.opts.SuperuserPassword,
+		"REDSWITCH_CREDENTIALS":             NodeCredentialsPath,
 		"REDSWITCH_SYNCHRONOUS_MODE":        strconv.FormatBool(r.opts.SynchronousMode),
 		"REDSWITCH_SYNCHRONOUS_MODE_STRICT": strconv.FormatBool(r.opts.SynchronousModeStrict),
 		"REDSWITCH_FAILSAFE_MODE":           strconv.FormatBool(r.opts.FailsafeMode),
@@ -267,6 +285,10 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 	}
 	if r.opts.Timings.Name == "aggressive" || r.opts.Timings.Name == "default" {
 		env["REDSWITCH_TIMINGS"] = r.opts.Timings.Name
+	}
+	bundle, err := json.Marshal(r.opts.Credentials.Node(name, r.opts.EtcdCA))
+	if err != nil {
+		return fmt.Errorf("rig: %s credentials: %w", name, err)
 	}
 	ctrName := r.opts.ID + "-" + name
 	var mounts []mmount.Mount
@@ -281,6 +303,8 @@ func (r *Rig) startNode(ctx context.Context, i int, etcd []string) error {
 		testcontainers.WithName(ctrName),
 		testcontainers.WithLabels(r.labels(name)),
 		testcontainers.WithEnv(env),
+		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: bytes.NewReader(bundle),
+			ContainerFilePath: NodeCredentialsPath, FileMode: 0o600}),
 		testcontainers.WithCmdArgs(maxLagArgs(r.opts.MaximumLagOnFailover)...),
 		tcnetwork.WithNetworkName([]string{name}, r.netName),
 		testcontainers.WithEndpointSettingsModifier(func(m map[string]*mnetwork.EndpointSettings) {

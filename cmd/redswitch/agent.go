@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 
 	"github.com/redswitch/redswitch/agent"
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
 )
 
 func runAgent(ctx context.Context, env *environ, args []string) error {
@@ -19,8 +21,9 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	address := fs.String("address", e("ADDRESS", ""), "address other members and HAProxy reach this node at (default: first non-loopback IPv4)")
 	dataDir := fs.String("data-dir", e("DATA_DIR", "/data/pg"), "PostgreSQL data directory")
 	binDir := fs.String("bin-dir", e("BIN_DIR", "/usr/lib/postgresql/15/bin"), "PostgreSQL binaries")
-	suPassFlag := addSecret(fs, env, "superuser-password", "REDSWITCH_SUPERUSER_PASSWORD", "postgres", "password of the postgres superuser")
-	replPassFlag := addSecret(fs, env, "replication-password", "REDSWITCH_REPLICATION_PASSWORD", "replicator", "password of the replication user")
+	creds := fs.String("credentials", e("CREDENTIALS", ""), "`FILE` with this node's credentials bundle (JSON, from the head node's data_dir/secrets/nodes/NAME.json): PostgreSQL, Patroni REST and etcd logins and etcd's CA; it replaces the password flags")
+	suPassFlag := addSecret(fs, env, "superuser-password", "REDSWITCH_SUPERUSER_PASSWORD", "", "password of the postgres superuser (without --credentials; a well-known one such as postgres is refused)")
+	replPassFlag := addSecret(fs, env, "replication-password", "REDSWITCH_REPLICATION_PASSWORD", "", "password of the replication user (without --credentials)")
 	sync := fs.Bool("synchronous-mode", e("SYNCHRONOUS_MODE", "") == "true", "Patroni synchronous_mode")
 	syncStrict := fs.Bool("synchronous-mode-strict", e("SYNCHRONOUS_MODE_STRICT", "") == "true", "Patroni synchronous_mode_strict")
 	failsafe := fs.Bool("failsafe-mode", e("FAILSAFE_MODE", "") == "true", "Patroni failsafe_mode")
@@ -68,13 +71,26 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 	for _, tg := range splitList(*tags) {
 		tagMap[tg] = true
 	}
+	po := cluster.PatroniOptions{
+		Scope: *scope, Name: *name, Address: *address, Etcd: endpoints, Timings: t,
+		DataDir: *dataDir, BinDir: *binDir, SuperuserPassword: suPass, ReplicationPassword: replPass,
+		SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
+		MaximumLagOnFailover: *maxLag, Tags: tagMap,
+	}
+	if *creds != "" {
+		n, err := credentials.ReadNode(*creds)
+		if err != nil {
+			return usagef("--credentials: %v", err)
+		}
+		if _, _, _, err := applyCredentials(n, &po, filepath.Dir(*configPath)); err != nil {
+			return usagef("--credentials %s: %v", *creds, err)
+		}
+	}
+	if err := checkPasswords(po); err != nil {
+		return err
+	}
 	return agent.Run(ctx, agent.Options{
-		Patroni: cluster.PatroniOptions{
-			Scope: *scope, Name: *name, Address: *address, Etcd: endpoints, Timings: t,
-			DataDir: *dataDir, BinDir: *binDir, SuperuserPassword: suPass, ReplicationPassword: replPass,
-			SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
-			MaximumLagOnFailover: *maxLag, Tags: tagMap,
-		},
+		Patroni:         po,
 		ConfigPath:      *configPath,
 		Token:           *token,
 		TokenFile:       *tokenFile,

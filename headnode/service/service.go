@@ -102,6 +102,10 @@ type Options struct {
 	// ProbeInterval (10 ms).
 	ProbeDSN      string
 	ProbeInterval time.Duration
+	// ProbeSetupDSN, when set, is a superuser login through which the
+	// probe makes its own role (ProbeDSN's user) before it writes: see
+	// probe.Options.SetupDSN.
+	ProbeSetupDSN string
 	// ProbeSource names where the DSN came from in errors (a booth file's
 	// line).
 	ProbeSource string
@@ -274,7 +278,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 		if err := reachable(ctx, o.ProbeDSN); err != nil {
 			return s, fmt.Errorf("headnode: probe %s: %w", o.ProbeSource, err)
 		}
-		s.Probe = probe.New(probe.Options{DSN: o.ProbeDSN, Interval: o.ProbeInterval, Clock: s.Clock,
+		s.Probe = probe.New(probe.Options{DSN: o.ProbeDSN, SetupDSN: o.ProbeSetupDSN, Interval: o.ProbeInterval, Clock: s.Clock,
 			StartAfter: probe.LastSeq(history), Log: log.With("component", "probe")})
 	}
 	s.Writable, err = writableWatcher(o, s.History, s.Clock.Now)
