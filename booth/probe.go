@@ -7,13 +7,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/redswitch/redswitch/credentials"
 )
 
 // ProbeDSN is the commit probe's connection string and where it comes
 // from (file:line), for errors at start. An empty or wildcard host in
 // listen.primary means 127.0.0.1: HAProxy listens there too, and a DSN
-// without a host would make pgx dial a unix socket instead.
-func (c *Config) ProbeDSN() (dsn, where string, err error) {
+// without a host would make pgx dial a unix socket instead. The probe logs
+// in as its own role (credentials.ProbeRole) with password, the booth's
+// generated one, unless probe.password_file names another; it refuses the
+// superuser and a well-known password.
+func (c *Config) ProbeDSN(password string) (dsn, where string, err error) {
 	p := c.Probe
 	where = c.File
 	if p.Line > 0 {
@@ -22,7 +27,15 @@ func (c *Config) ProbeDSN() (dsn, where string, err error) {
 		where = fmt.Sprintf("%s:%d: listen.primary", c.File, line)
 	}
 	if p.DSN != "" {
-		return p.DSN, fmt.Sprintf("%s:%d: probe.dsn", c.File, p.Lines["dsn"]), nil
+		where := fmt.Sprintf("%s:%d: probe.dsn", c.File, p.Lines["dsn"])
+		if u, err := url.Parse(p.DSN); err == nil {
+			if pw, ok := u.User.Password(); ok {
+				if err := credentials.Check("password", pw); err != nil {
+					return "", where, fmt.Errorf("%s: %w", where, err)
+				}
+			}
+		}
+		return p.DSN, where, nil
 	}
 	host, port := p.Host, p.Port
 	if host == "" || port == 0 {
@@ -40,9 +53,15 @@ func (c *Config) ProbeDSN() (dsn, where string, err error) {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	user, password := p.User, "postgres"
+	user := p.User
 	if user == "" {
-		user = "postgres"
+		user = credentials.ProbeRole
+	}
+	if user == credentials.SuperuserName {
+		// The probe's password sits in the head node's memory and files;
+		// a superuser's runs shell commands on the nodes.
+		return "", where, fmt.Errorf("%s:%d: probe.user: the probe writes as its own role, not the superuser %q (leave it out: %s)",
+			c.File, p.Lines["user"], user, credentials.ProbeRole)
 	}
 	if p.PasswordFile != "" {
 		b, err := os.ReadFile(p.PasswordFile)
@@ -53,6 +72,9 @@ func (c *Config) ProbeDSN() (dsn, where string, err error) {
 		if password == "" {
 			return "", where, fmt.Errorf("%s:%d: probe.password_file: %s is empty", c.File, p.Lines["password_file"], p.PasswordFile)
 		}
+	}
+	if err := credentials.Check("password", password); err != nil {
+		return "", where, fmt.Errorf("%s: probe: %w", where, err)
 	}
 	db := p.Database
 	if db == "" {

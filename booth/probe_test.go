@@ -10,7 +10,7 @@ import (
 func TestProbeDSN(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+	if err := os.WriteFile(pw, []byte("s3cret-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(dir, "empty")
@@ -32,14 +32,16 @@ gpio: {backend: rpio}
 		wantErr     string
 	}{
 		{"wildcard listen means loopback", "listen: {primary: \":5432\"}\n",
-			"postgres://postgres:postgres@127.0.0.1:5432/postgres", ""},
+			"postgres://redswitch_probe:generated-0123@127.0.0.1:5432/postgres", ""},
 		{"ipv4 wildcard", "listen: {primary: \"0.0.0.0:6000\"}\n",
-			"postgres://postgres:postgres@127.0.0.1:6000/postgres", ""},
+			"postgres://redswitch_probe:generated-0123@127.0.0.1:6000/postgres", ""},
 		{"listen host kept", "listen: {primary: \"192.168.50.2:5432\"}\n",
-			"postgres://postgres:postgres@192.168.50.2:5432/postgres", ""},
+			"postgres://redswitch_probe:generated-0123@192.168.50.2:5432/postgres", ""},
 		{"probe fields", "probe: {host: 10.0.0.9, port: 5000, user: probe, database: booth, password_file: " + pw + "}\n",
-			"postgres://probe:s3cret@10.0.0.9:5000/booth", ""},
-		{"dsn as given", "probe: {dsn: \"postgres://u:p@db:1/x\"}\n", "postgres://u:p@db:1/x", ""},
+			"postgres://probe:s3cret-from-file@10.0.0.9:5000/booth", ""},
+		{"dsn as given", "probe: {dsn: \"postgres://u:long-enough-pw@db:1/x\"}\n", "postgres://u:long-enough-pw@db:1/x", ""},
+		{"superuser refused", "probe: {user: postgres}\n", "", "f.yaml:9: probe.user: the probe writes as its own role"},
+		{"dsn with the default password refused", "probe: {dsn: \"postgres://postgres:postgres@db:1/x\"}\n", "", `probe.dsn: password: refusing the well-known password "postgres"`},
 		{"missing password file", "probe:\n  password_file: " + filepath.Join(dir, "nope") + "\n",
 			"", "f.yaml:10: probe.password_file:"},
 		{"empty password file", "probe:\n  password_file: " + empty + "\n", "", "is empty"},
@@ -50,7 +52,7 @@ gpio: {backend: rpio}
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _, err := c.ProbeDSN()
+			got, _, err := c.ProbeDSN("generated-0123")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want %q", err, tt.wantErr)

@@ -82,9 +82,15 @@ func Rehearse(name string, src []byte, r Rehearsal) ([]byte, error) {
 		if p, ok := r.Ports[l.field]; ok {
 			port = strconv.Itoa(p)
 		}
+		h, _, _ := net.SplitHostPort(l.addr)
 		host := r.Host
-		if l.field == "etcd_client" {
+		switch {
+		case l.field == "etcd_client":
 			host = r.EtcdHost
+		case isLoopback(h):
+			// Local only on the booth (HAProxy's stats, etcd's peer
+			// port): local only in the rehearsal too.
+			host = h
 		}
 		listen = append(listen, l.field, net.JoinHostPort(host, port))
 	}
@@ -110,6 +116,11 @@ func Rehearse(name string, src []byte, r Rehearsal) ([]byte, error) {
 		return nil, fmt.Errorf("rehearsal of %s does not parse: %w", name, err)
 	}
 	return out, nil
+}
+
+func isLoopback(h string) bool {
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }

@@ -261,3 +261,22 @@ func writeFile(path string, b []byte) error {
 	}
 	return nil
 }
+
+// NodesDir is where, inside the secrets dir, each node's bundle is
+// written for the crew to copy onto the node
+// (/etc/redswitch/credentials.json there).
+const NodesDir = "nodes"
+
+// WriteNodes writes every node's bundle into dir/nodes/NAME.json.
+func WriteNodes(dir string, b Booth, nodes []string, caPEM string) error {
+	nd := filepath.Join(dir, NodesDir)
+	if err := os.MkdirAll(nd, 0o700); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	for _, n := range nodes {
+		if err := WriteNode(filepath.Join(nd, n+".json"), b.Node(n, caPEM)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

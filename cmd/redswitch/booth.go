@@ -18,6 +18,7 @@ import (
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/boothcheck"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/rig"
@@ -56,6 +57,7 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	dir := fs.String("dir", ".build/booth", "rehearsal directory: rig state, cluster token, derived configuration, head node data")
 	powerMode := fs.String("power", string(booth.PowerAgent), "agent (the agents' soft cut) or container (SIGKILL of the node's container)")
 	image := fs.String("image", demo.DefaultImage, "node image (make image builds it)")
+	hostFlag := fs.String("host", "127.0.0.1", "where the head node's listeners bind (those the booth file keeps on loopback stay there): an address, or `gateway`, the node network's gateway, so that a container on that network plays a laptop on the booth LAN")
 	ports := map[string]*int{}
 	for _, f := range []string{"api", "primary", "replicas", "stats", "etcd_client", "etcd_peer"} {
 		ports[f] = fs.Int(flagName(f)+"-port", 0, "port of listen."+f+" (default: the configuration's)")
@@ -95,6 +97,16 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return fmt.Errorf("booth up: clear the earlier head node data: %w", err)
 	}
+	// The booth's secrets, made where the head node will look for them
+	// (its data dir), before the nodes that need them start.
+	names := make([]string, len(cfg.Nodes))
+	for i := range names {
+		names[i] = rig.NodeName(i + 1)
+	}
+	secrets, err := credentials.Ensure(filepath.Join(head, "secrets"), names)
+	if err != nil {
+		return fmt.Errorf("booth up: %w", err)
+	}
 	cli, err := rig.Docker(ctx)
 	if err != nil {
 		return err
@@ -108,7 +120,7 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 		volume = demo.DefaultVolumeSize
 	}
 	r, err := rig.CreateNetwork(ctx, cli, rig.Options{Scope: cfg.Scope, Nodes: len(cfg.Nodes), Image: *image,
-		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Log: env.log})
+		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Credentials: secrets, Log: env.log})
 	if err != nil {
 		return err
 	}
@@ -121,7 +133,11 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	if p := *ports["etcd_client"]; p != 0 {
 		etcdPort = p
 	}
-	reh := booth.Rehearsal{Power: booth.PowerMode(*powerMode), Host: "127.0.0.1", EtcdHost: r.Gateway(),
+	host := *hostFlag
+	if host == "gateway" {
+		host = r.Gateway()
+	}
+	reh := booth.Rehearsal{Power: booth.PowerMode(*powerMode), Host: host, EtcdHost: r.Gateway(),
 		Ports: map[string]int{}, DataDir: filepath.Join(abs, "head")}
 	for f, p := range ports {
 		if *p != 0 {

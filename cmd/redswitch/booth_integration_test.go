@@ -7,17 +7,23 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/boothcheck"
+	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
@@ -50,7 +56,9 @@ func TestBoothEndToEnd(t *testing.T) {
 	for _, f := range []string{"api", "primary", "replicas", "stats", "etcd_client", "etcd_peer"} {
 		ports[f] = freePort(t)
 	}
-	args := []string{"booth", "up", "--from", shippedBooth, "--dir", dir}
+	// The head node's listeners on the node network's gateway: a
+	// container on that network is then a laptop on the booth LAN.
+	args := []string{"booth", "up", "--from", shippedBooth, "--dir", dir, "--host", "gateway"}
 	for f, p := range ports {
 		args = append(args, "--"+flagName(f)+"-port", fmt.Sprint(p))
 	}
@@ -80,7 +88,15 @@ func TestBoothEndToEnd(t *testing.T) {
 	}
 	env := []string{"REDSWITCH_CLUSTER_TOKEN=" + strings.TrimSpace(string(token)),
 		"REDSWITCH_OPERATOR_TOKEN=" + boothOperatorToken}
-	api := &headnodeapi.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports["api"]), Token: boothOperatorToken,
+	headHost, _, err := net.SplitHostPort(cfg.Listen.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := credentials.Ensure(filepath.Join(cfg.DataDir, "secrets"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &headnodeapi.Client{BaseURL: fmt.Sprintf("http://%s:%d", headHost, ports["api"]), Token: boothOperatorToken,
 		HTTP: &http.Client{Timeout: 10 * time.Second}}
 
 	top := t
@@ -93,7 +109,7 @@ func TestBoothEndToEnd(t *testing.T) {
 
 	t.Run("probe commits at its rate", func(t *testing.T) {
 		rate := probeRate(t, api, 3*time.Second)
-		t.Logf("probe: %.1f commits/s through HAProxy on 127.0.0.1:%d", rate, ports["primary"])
+		t.Logf("probe: %.1f commits/s through HAProxy on %s:%d", rate, headHost, ports["primary"])
 		// 10 ms interval: 100/s; half of it still shows the probe is
 		// writing through HAProxy and not stuck in retries.
 		if rate < 50 {
@@ -229,7 +245,8 @@ func TestBoothEndToEnd(t *testing.T) {
 		for _, r := range acked {
 			n += r.Last - r.First + 1
 		}
-		dsn := fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres", ports["primary"])
+		dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword(credentials.SuperuserName, secrets.Superuser),
+			Host: net.JoinHostPort(headHost, strconv.Itoa(ports["primary"])), Path: "/postgres"}).String()
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		missing, err := probe.ReadBack(rctx, dsn, probe.DefaultTable, acked)
@@ -256,7 +273,7 @@ func TestBoothEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reh := booth.Rehearsal{Power: booth.PowerContainer, Host: "127.0.0.1", Ports: ports, DataDir: cfg.DataDir}
+		reh := booth.Rehearsal{Power: booth.PowerContainer, Host: headHost, Ports: ports, DataDir: cfg.DataDir}
 		etcdHost, _, _ := net.SplitHostPort(cfg.Listen.EtcdClient)
 		reh.EtcdHost = etcdHost
 		for _, n := range cfg.Nodes {
@@ -320,41 +337,109 @@ func TestBoothEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("booth check plays the outsider", func(t *testing.T) {
-		table, _ := exec.Command(bin, "booth", "check", "--config", conf, "--head", "127.0.0.1").CombinedOutput()
-		t.Logf("booth check:\n%s", table)
-		out, err := exec.Command(bin, "booth", "check", "--json", "--config", conf, "--head", "127.0.0.1").Output()
-		var results []boothcheck.ResultJSON
-		if jerr := json.Unmarshal(out, &results); jerr != nil {
-			t.Fatalf("booth check --json: %v\n%s", jerr, out)
+	t.Run("an outsider on the booth LAN gets nothing but the public API", func(t *testing.T) {
+		src, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
 		}
+		results, exit := outsiderCheck(t, cfg, src, headHost)
 		byTarget := map[string]boothcheck.ResultJSON{}
 		for _, r := range results {
 			byTarget[r.Target] = r
-		}
-		// The public API answers; the head node's API refuses without a
-		// token; the agents refuse without the cluster token.
-		for target, want := range map[string]boothcheck.Outcome{
-			"head node API (public)":      boothcheck.Open,
-			"head node API without token": boothcheck.Refused,
-			"n1 agent":                    boothcheck.Refused,
-			// Not hardened yet (issue: safe on a shared LAN): Patroni's
-			// unsafe endpoints and the superuser's default password are
-			// open, and the check must say so and fail.
-			"etcd":            boothcheck.Open,
-			"n1 Patroni REST": boothcheck.Open,
-			"HAProxy primary": boothcheck.Open,
-			"n2 PostgreSQL":   boothcheck.Open,
-		} {
-			if got := byTarget[target].Outcome; got != want {
-				t.Errorf("booth check %s: %s (%s), want %s", target, got, byTarget[target].Detail, want)
+			if r.Public && r.Outcome != boothcheck.Open {
+				t.Errorf("%s (%s) is public but %s: %s", r.Target, r.Addr, r.Outcome, r.Detail)
+			}
+			if !r.Public && r.Outcome != boothcheck.Refused && r.Outcome != boothcheck.Unreachable {
+				t.Errorf("%s (%s): %s (%s), want refused or unreachable", r.Target, r.Addr, r.Outcome, r.Detail)
 			}
 		}
-		if err == nil {
-			t.Errorf("booth check exited 0 on a booth with open ports")
+		// Each kind of door was tried and refused, not merely missed.
+		for _, target := range []string{"head node API without token", "etcd", "HAProxy primary", "HAProxy replicas",
+			"n1 Patroni REST", "n2 PostgreSQL", "n1 agent"} {
+			if got := byTarget[target].Outcome; got != boothcheck.Refused {
+				t.Errorf("%s: %s (%s), want refused", target, got, byTarget[target].Detail)
+			}
+		}
+		if exit != 0 {
+			t.Errorf("booth check exited %d on a closed booth", exit)
 		}
 	})
+
+	t.Run("with the booth's credentials each door opens", func(t *testing.T) {
+		insiderChecks(t, cfg, secrets)
+	})
 	stopBoothHead(t, head)
+}
+
+// outsiderCheck runs `redswitch booth check --json` in a container of the
+// node image on the booth's node network, not on the head node: the
+// laptop of a visitor on the booth LAN. It returns the results and the
+// command's exit code.
+func outsiderCheck(t *testing.T, cfg *booth.Config, conf []byte, headHost string) ([]boothcheck.ResultJSON, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cli, err := rig.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var st boothState
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.DataDir), "rig.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code, err := rig.RunOutsider(ctx, cli, rig.Outsider{Rig: st.RigID, Image: demo.DefaultImage,
+		Cmd:   []string{"/usr/local/bin/redswitch", "booth", "check", "--json", "--config", "/tmp/booth.yaml", "--head", headHost},
+		Files: map[string][]byte{"/tmp/booth.yaml": conf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []boothcheck.ResultJSON
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil || len(results) == 0 {
+		t.Fatalf("booth check in the outsider container: %v (exit %d)\n%s\n%s", err, code, stdout, stderr)
+	}
+	for _, r := range results {
+		t.Logf("outsider: %-28s %-22s %-11s %s", r.Target, r.Addr, r.Outcome, r.Detail)
+	}
+	return results, code
+}
+
+// insiderChecks shows each door the outsider found shut opens with the
+// booth's own credentials: the superuser on a node's PostgreSQL, Patroni's
+// REST login, and etcd's root over TLS.
+func insiderChecks(t *testing.T, cfg *booth.Config, secrets credentials.Booth) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := cfg.Nodes[1]
+	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword(credentials.SuperuserName, secrets.Superuser),
+		Host: net.JoinHostPort(n.Address, strconv.Itoa(cluster.PostgresPort)), Path: "/postgres"}).String()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Errorf("superuser login on %s with the booth's password: %v", n.Name, err)
+	} else {
+		conn.Close(ctx)
+	}
+	for _, auth := range []bool{false, true} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
+			fmt.Sprintf("http://%s:%d/restart", n.Address, cluster.PatroniPort), strings.NewReader(`{"schedule": "not a time"}`))
+		if auth {
+			req.SetBasicAuth(credentials.RESTUser, secrets.REST)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// Past the login Patroni rejects the schedule: 400 or 422.
+		if opened := resp.StatusCode != http.StatusUnauthorized; opened != auth {
+			t.Errorf("Patroni POST /restart (login %v): %d", auth, resp.StatusCode)
+		}
+	}
 }
 
 // boothRun is the part of a scenario run's JSON the test reads.

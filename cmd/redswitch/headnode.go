@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/booth"
+	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/service"
@@ -173,12 +176,21 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 		// off until listen.etcd_client names the head node's address.
 		etcdHost = ""
 	}
+	secrets, err := boothSecrets(cfg)
+	if err != nil {
+		return fail(err)
+	}
 	if probeOn && !cfg.Probe.Off {
-		dsn, where, err := cfg.ProbeDSN()
+		dsn, where, err := cfg.ProbeDSN(secrets.Probe)
 		if err != nil {
 			return fail(err)
 		}
 		o.ProbeDSN, o.ProbeSource, o.ProbeInterval = dsn, where, cfg.Probe.Interval
+		if cfg.Probe.DSN == "" {
+			// The probe makes its own role through the superuser, on the
+			// probe's own route (HAProxy's primary).
+			o.ProbeSetupDSN = withLogin(dsn, credentials.SuperuserName, secrets.Superuser)
+		}
 	}
 	sw := service.Switches{Pins: backend, Config: cfg.FIUSwitches(), Window: cfg.GPIO.Debounce,
 		Poll: cfg.GPIO.PollInterval(), Observe: cfg.Power == booth.PowerObserve}
@@ -195,6 +207,35 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 	o.Shape = runapi.Shape{EtcdApart: true}
 	o.Listen, o.OperatorToken, o.Log = cfg.Listen.API, token, log
 	return o, release, nil
+}
+
+// boothSecrets generates the booth's secrets on first start (kept in
+// data_dir/secrets, 0600) and writes each node's bundle there for the crew
+// to copy onto the node.
+func boothSecrets(cfg *booth.Config) (credentials.Booth, error) {
+	dir := filepath.Join(cfg.DataDir, "secrets")
+	names := make([]string, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		names[i] = n.Name
+	}
+	b, err := credentials.Ensure(dir, names)
+	if err != nil {
+		return b, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	}
+	if err := credentials.WriteNodes(dir, b, names, ""); err != nil {
+		return b, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	}
+	return b, nil
+}
+
+// withLogin is dsn (a postgres:// URL) with another user and password.
+func withLogin(dsn, user, password string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
 }
 
 func hostPort(s string) (string, int, error) {
