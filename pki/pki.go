@@ -113,16 +113,36 @@ func sans(hosts []string) ([]string, []net.IP, error) {
 			}
 			continue
 		}
-		if strings.ContainsAny(h, " /:@*") {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if !dnsName(h) {
 			return nil, nil, fmt.Errorf("pki: host %q is neither an IP address nor a DNS name", h)
 		}
-		h = strings.ToLower(strings.TrimSuffix(h, "."))
 		if !seenName[h] {
 			seenName[h] = true
 			names = append(names, h)
 		}
 	}
 	return names, ips, nil
+}
+
+// dnsName reports whether h is a lower-case host name a certificate can
+// carry: dot-separated labels of letters, digits, '-' and '_' (which
+// container and booth host names use).
+func dnsName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // loadOrCreateCA reads the CA, or makes one when its certificate does not
