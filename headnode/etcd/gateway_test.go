@@ -130,7 +130,9 @@ func TestPatroniGateway(t *testing.T) {
 	g.login(patroniUser.Name, patroniUser.Password)
 
 	// Patroni discovers the cluster's members first.
-	var members struct{ Members []struct{ ClientURLs []string } }
+	var members struct {
+		Members []struct{ ClientURLs []string }
+	}
 	if st := g.call("/v3/cluster/member/list", map[string]any{}, &members); st != http.StatusOK || len(members.Members) != 1 {
 		t.Fatalf("member list: status %d, %+v", st, members)
 	}
@@ -194,7 +196,9 @@ func (g *gateway) watch(ctx context.Context, prefix string) <-chan string {
 	type message struct {
 		Result struct {
 			Created bool
-			Events  []struct{ KV struct{ Key string } `json:"kv"` }
+			Events  []struct {
+				KV struct{ Key string } `json:"kv"`
+			}
 		}
 		Error json.RawMessage
 	}
