@@ -7,6 +7,7 @@ import (
 	"github.com/redswitch/redswitch/agent"
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/etcdaccess"
 )
 
 func runAgent(ctx context.Context, env *environ, args []string) error {
@@ -75,6 +76,7 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 			SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
 			MaximumLagOnFailover: *maxLag, Tags: tagMap,
 		},
+		Etcd:            etcdaccess.Access{Endpoints: endpoints},
 		ConfigPath:      *configPath,
 		Token:           *token,
 		TokenFile:       *tokenFile,

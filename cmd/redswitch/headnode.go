@@ -13,6 +13,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/booth"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/service"
@@ -40,13 +41,13 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	defer closeDriver()
-	o.EtcdEndpoints = splitList(*external)
+	o.Etcd = etcdaccess.Access{Endpoints: splitList(*external)}
 	svc, err := service.Start(ctx, o)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "redswitch head node for %s: dashboard %s/  primary %s  etcd %s\n",
-		cfg.Scope, svc.URL, cfg.Listen.Primary, strings.Join(svc.Endpoints, ","))
+		cfg.Scope, svc.URL, cfg.Listen.Primary, strings.Join(svc.Access.URLs(), ","))
 	select {
 	case <-ctx.Done():
 	case <-svc.Done():
