@@ -133,6 +133,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Security.Auth() && !o.Security.TLS() {
+		log.Warn("etcd authentication without TLS: passwords and tokens cross the network in the clear")
+	}
 	if err := s.secure(ctx, o.Security, o.StartTimeout, log); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("etcd: %w", err)
@@ -170,7 +173,26 @@ func (s *Server) Endpoints() []string { return s.endpoints }
 // empty user is an anonymous client, which only a server without
 // authentication serves.
 func (s *Server) Access(user, password string) etcdaccess.Access {
-	return etcdaccess.Access{Endpoints: s.addrs[:1], CAFile: s.caFile, User: user, Password: password}
+	return etcdaccess.Access{Endpoints: []string{dialable(s.addrs[0])}, CAFile: s.caFile, User: user, Password: password}
+}
+
+// dialable turns a wildcard listen address into the loopback one with the
+// same port: a certificate never names 0.0.0.0, so TLS to it cannot verify.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		return net.JoinHostPort("127.0.0.1", port)
+	case ip == nil || !ip.IsUnspecified():
+		return addr
+	case ip.To4() != nil:
+		return net.JoinHostPort("127.0.0.1", port)
+	default:
+		return net.JoinHostPort("::1", port)
+	}
 }
 
 // Root is the head node's own Access: user root when authentication is on,
