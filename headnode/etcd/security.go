@@ -11,6 +11,9 @@ import (
 	"go.etcd.io/etcd/api/v3/authpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/redswitch/redswitch/agentapi"
+	"github.com/redswitch/redswitch/cluster"
 )
 
 // RootUser is etcd's administrator; authentication cannot be enabled
@@ -245,4 +248,20 @@ func ensureRole(ctx context.Context, cli *clientv3.Client, role string, want []p
 		have[p] = true
 	}
 	return nil
+}
+
+// PatroniUser is what Patroni of scope needs: every key under its
+// namespace (Patroni's default /service) and scope.
+func PatroniUser(name, password, scope string) User {
+	return User{Name: name, Password: password, ReadWrite: []string{"/service/" + scope + "/"}}
+}
+
+// AgentUser is what node's agent needs: its registration key alone (a
+// prefix would also cover n10's key for n1), its own node events, and the
+// leader key, which it reads before healing a corrupt node.
+func AgentUser(name, password, scope, node string) User {
+	return User{Name: name, Password: password,
+		ReadWriteKeys: []string{cluster.AgentKey(scope, node)},
+		ReadWrite:     []string{agentapi.NodeEventPrefix(scope) + node + "/"},
+		ReadKeys:      []string{"/service/" + scope + "/leader"}}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,10 +91,29 @@ func get(cli *clientv3.Client, key string) (string, error) {
 // patroniUser and agentUser are the grants the booth gives: Patroni its
 // scope, an agent its own key and its own node events.
 var (
-	patroniUser = User{Name: "patroni", Password: "p-secret", ReadWrite: []string{"/service/redswitch/"}}
-	agentUser   = User{Name: "agent-n1", Password: "a-secret", ReadWriteKeys: []string{"/redswitch/redswitch/agents/n1"},
-		ReadWrite: []string{"/redswitch/redswitch/node-events/n1/"}, ReadKeys: []string{"/service/redswitch/leader"}}
+	patroniUser = PatroniUser("patroni", "p-secret", "redswitch")
+	agentUser   = AgentUser("agent-n1", "a-secret", "redswitch", "n1")
 )
+
+// TestBoothUsers pins the grants the helpers give to the keys the tests
+// below try.
+func TestBoothUsers(t *testing.T) {
+	want := []perm{{key: "/redswitch/redswitch/node-events/n1/", end: "/redswitch/redswitch/node-events/n10"},
+		{key: "/service/redswitch/leader"}, {key: "/redswitch/redswitch/agents/n1"}}
+	want[0].write, want[2].write = true, true
+	got := agentUser.perms()
+	if len(got) != 3 {
+		t.Fatalf("agent perms = %+v", got)
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("agent perms %+v lack %+v", got, w)
+		}
+	}
+	if p := patroniUser.perms(); len(p) != 1 || p[0] != (perm{key: "/service/redswitch/", end: "/service/redswitch0", write: true}) {
+		t.Errorf("patroni perms = %+v", p)
+	}
+}
 
 func TestPlainServerServesAnyone(t *testing.T) {
 	b := newBooth(t)
