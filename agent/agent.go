@@ -22,6 +22,7 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/fork"
 	"github.com/redswitch/redswitch/fork/pglocal"
 )
@@ -29,6 +30,10 @@ import (
 // Options configure one node's agent.
 type Options struct {
 	Patroni cluster.PatroniOptions
+	// Etcd is the agent's own way into etcd (its key, its node events,
+	// the leader key). Without endpoints it is Patroni.Etcd over plain
+	// HTTP without a user: the container demo's etcd.
+	Etcd etcdaccess.Access
 	// ConfigPath is where patroni.yml is written.
 	ConfigPath string
 	// PatroniBin is the patroni executable.
@@ -57,6 +62,9 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	if len(o.Etcd.Endpoints) == 0 {
+		o.Etcd = etcdaccess.Access{Endpoints: o.Patroni.Etcd}
+	}
 	if o.ConfigPath == "" {
 		o.ConfigPath = "/etc/redswitch/patroni.yml"
 	}
@@ -119,7 +127,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	log.Info("agent starting", "scope", o.Patroni.Scope, "address", o.Patroni.Address,
-		"etcd", strings.Join(o.Patroni.Etcd, ","), "timings", o.Patroni.Timings.Name)
+		"etcd", strings.Join(o.Etcd.URLs(), ","), "etcd_user", o.Etcd.User, "timings", o.Patroni.Timings.Name)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

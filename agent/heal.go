@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/redswitch/redswitch/agentapi"
 )
 
@@ -101,7 +99,7 @@ func (s *supervisor) reinitialise(ctx context.Context, reason string) {
 // waitForOtherLeader polls the leader key until a member other than this
 // one holds it.
 func (s *supervisor) waitForOtherLeader(ctx context.Context, limit time.Duration) (string, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: s.endpoints(), DialTimeout: 2 * time.Second, Logger: nopZap()})
+	cli, err := s.o.Etcd.New(2 * time.Second)
 	if err != nil {
 		return "", fmt.Errorf("etcd: %w", err)
 	}
@@ -126,14 +124,6 @@ func (s *supervisor) waitForOtherLeader(ctx context.Context, limit time.Duration
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func (s *supervisor) endpoints() []string {
-	eps := make([]string, len(s.o.Patroni.Etcd))
-	for i, e := range s.o.Patroni.Etcd {
-		eps[i] = "http://" + e
-	}
-	return eps
 }
 
 // reportReinitialised waits for the new base backup to land, then tells
@@ -175,7 +165,7 @@ func (s *supervisor) report(ctx context.Context, ev agentapi.NodeEvent) {
 }
 
 func (s *supervisor) putOnce(ctx context.Context, key, val string) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: s.endpoints(), DialTimeout: 2 * time.Second, Logger: nopZap()})
+	cli, err := s.o.Etcd.New(2 * time.Second)
 	if err != nil {
 		return err
 	}

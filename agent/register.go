@@ -3,13 +3,18 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/redswitch/redswitch/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/etcdaccess"
 )
+
+var errKeepAliveEnded = errors.New("lease keep-alive ended")
 
 // Registration is the value of an agent's key in etcd.
 type Registration struct {
@@ -26,12 +31,8 @@ func register(ctx context.Context, o Options, log *slog.Logger) {
 	reg := Registration{Name: o.Patroni.Name, Address: o.Patroni.Address, StartedAt: time.Now().UTC(), PID: os.Getpid()}
 	val, _ := json.Marshal(reg)
 	key := cluster.AgentKey(o.Patroni.Scope, o.Patroni.Name)
-	endpoints := make([]string, len(o.Patroni.Etcd))
-	for i, e := range o.Patroni.Etcd {
-		endpoints[i] = "http://" + e
-	}
 	for ctx.Err() == nil {
-		err := registerOnce(ctx, endpoints, key, string(val), o.RegisterTTL)
+		err := registerOnce(ctx, o.Etcd, key, string(val), o.RegisterTTL)
 		if ctx.Err() != nil {
 			return
 		}
@@ -44,8 +45,8 @@ func register(ctx context.Context, o Options, log *slog.Logger) {
 	}
 }
 
-func registerOnce(ctx context.Context, endpoints []string, key, val string, ttl time.Duration) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: nopZap()})
+func registerOnce(ctx context.Context, access etcdaccess.Access, key, val string, ttl time.Duration) error {
+	cli, err := access.New(2 * time.Second)
 	if err != nil {
 		return err
 	}

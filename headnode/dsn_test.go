@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/redswitch/redswitch/etcdaccess"
 )
 
 func TestPublicDSN(t *testing.T) {
@@ -31,7 +33,7 @@ func TestPublicDSN(t *testing.T) {
 // TestStateDSNsWithoutPassword reads GET /api/v1/state as anyone on the
 // LAN may: its DSNs name user, host and port, and no password.
 func TestStateDSNsWithoutPassword(t *testing.T) {
-	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: &seeingPower{j: &memJournal{}},
+	h, err := New(Options{Scope: "s", Etcd: etcdaccess.Access{Endpoints: []string{"127.0.0.1:1"}}, Power: &seeingPower{j: &memJournal{}},
 		Journal: &memJournal{}, Members: []Member{{Name: "n1", Address: "10.0.0.1"}},
 		HAProxyBind: "127.0.0.1", PrimaryPort: 5000, ReplicaPort: 5001})
 	if err != nil {

@@ -20,9 +20,9 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/headnode/haproxy"
 	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
@@ -51,8 +51,9 @@ type Options struct {
 	Scope   string
 	Timings cluster.Timings
 	Members []Member
-	// Etcd is the consensus store's client endpoints (URLs).
-	Etcd  []string
+	// Etcd is how the head node reaches the consensus store: the embedded
+	// server's root access, or an external cluster's.
+	Etcd  etcdaccess.Access
 	Power Power
 	// Journal receives every event.
 	Journal Recorder
@@ -109,12 +110,12 @@ func New(o Options) (*HeadNode, error) {
 	if o.DBUser == "" {
 		o.DBUser = "postgres"
 	}
-	if o.Scope == "" || len(o.Etcd) == 0 || o.Power == nil || o.Journal == nil {
+	if o.Scope == "" || len(o.Etcd.Endpoints) == 0 || o.Power == nil || o.Journal == nil {
 		return nil, errors.New("headnode: scope, etcd endpoints, power driver and journal are required")
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: o.Etcd, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	cli, err := o.Etcd.New(3 * time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("headnode: etcd client: %w", err)
+		return nil, fmt.Errorf("headnode: %w", err)
 	}
 	h := &HeadNode{o: o, log: o.Log, etcd: cli, members: map[string]member{}, agents: map[string]bool{},
 		powered: map[string]bool{}, setting: map[string]int{}, routed: map[string]map[string]bool{}, ready: make(chan struct{})}
@@ -624,7 +625,7 @@ func (h *HeadNode) State() headnodeapi.State {
 		Leader:    h.leader,
 		Nodes:     buildNodes(names, addrs, powered, agents, members, h.leader, maps.Clone(h.syncs), routed),
 		Timings:   effective(h.o.Timings, h.config, version, h.leaseTTL),
-		Etcd:      h.o.Etcd,
+		Etcd:      h.o.Etcd.URLs(),
 		UpdatedAt: h.o.Clock(),
 		// Read before h.mu: the journal's lock is not taken under ours.
 		JournalError: journalErr,

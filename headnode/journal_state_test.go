@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redswitch/redswitch/dashboard"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/journal"
 	"github.com/redswitch/redswitch/probe/analysis"
 )
@@ -43,7 +44,7 @@ func TestStateShowsJournalFailure(t *testing.T) {
 	}
 	defer j.Close()
 	events := NewEventLog(j, nil)
-	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: &seeingPower{j: &memJournal{}},
+	h, err := New(Options{Scope: "s", Etcd: etcdaccess.Access{Endpoints: []string{"127.0.0.1:1"}}, Power: &seeingPower{j: &memJournal{}},
 		Journal: events, JournalErr: j.Err, Members: []Member{{Name: "n1", Address: "10.0.0.1"}}})
 	if err != nil {
 		t.Fatal(err)

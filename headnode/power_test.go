@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/journal"
 )
 
@@ -67,7 +68,7 @@ func TestSetPowerRecordsIntentFirst(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			j := &memJournal{}
 			drv := &seeingPower{j: j, err: tt.driverErr}
-			h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: drv, Journal: j,
+			h, err := New(Options{Scope: "s", Etcd: etcdaccess.Access{Endpoints: []string{"127.0.0.1:1"}}, Power: drv, Journal: j,
 				Members: []Member{{Name: "n1", Address: "10.0.0.1"}}})
 			if err != nil {
 				t.Fatal(err)
@@ -122,7 +123,7 @@ func (p *blockingPower) Powered(context.Context, string) (bool, error) {
 func TestChangePowerGuard(t *testing.T) {
 	j := &memJournal{}
 	drv := &blockingPower{entered: make(chan struct{}, 4), release: make(chan struct{})}
-	h, err := New(Options{Scope: "s", Etcd: []string{"http://127.0.0.1:1"}, Power: drv, Journal: j,
+	h, err := New(Options{Scope: "s", Etcd: etcdaccess.Access{Endpoints: []string{"127.0.0.1:1"}}, Power: drv, Journal: j,
 		Members: []Member{{Name: "n1", Address: "10.0.0.1"}, {Name: "n2", Address: "10.0.0.2"}}})
 	if err != nil {
 		t.Fatal(err)

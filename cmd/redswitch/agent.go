@@ -9,6 +9,7 @@ import (
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/credentials"
+	"github.com/redswitch/redswitch/etcdaccess"
 )
 
 func runAgent(ctx context.Context, env *environ, args []string) error {
@@ -77,20 +78,24 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 		SynchronousMode: *sync, SynchronousModeStrict: *syncStrict, FailsafeMode: *failsafe,
 		MaximumLagOnFailover: *maxLag, Tags: tagMap,
 	}
+	etcdAccess := etcdaccess.Access{Endpoints: endpoints}
 	if *creds != "" {
 		n, err := credentials.ReadNode(*creds)
 		if err != nil {
 			return usagef("--credentials: %v", err)
 		}
-		if _, _, _, err := applyCredentials(n, &po, filepath.Dir(*configPath)); err != nil {
+		ca, user, pw, err := applyCredentials(n, &po, filepath.Dir(*configPath))
+		if err != nil {
 			return usagef("--credentials %s: %v", *creds, err)
 		}
+		etcdAccess.CAFile, etcdAccess.User, etcdAccess.Password = ca, user, pw
 	}
 	if err := checkPasswords(po); err != nil {
 		return err
 	}
 	return agent.Run(ctx, agent.Options{
 		Patroni:         po,
+		Etcd:            etcdAccess,
 		ConfigPath:      *configPath,
 		Token:           *token,
 		TokenFile:       *tokenFile,

@@ -21,6 +21,7 @@ import (
 	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/dirlock"
+	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -107,6 +108,16 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return fmt.Errorf("booth up: %w", err)
 	}
+	// The nodes need only the CA; the head node issues etcd's
+	// certificate for its addresses from it when it starts.
+	pf, err := pki.Ensure(filepath.Join(head, "secrets", "pki"), nil)
+	if err != nil {
+		return fmt.Errorf("booth up: %w", err)
+	}
+	ca, err := os.ReadFile(pf.CACert)
+	if err != nil {
+		return fmt.Errorf("booth up: %w", err)
+	}
 	cli, err := rig.Docker(ctx)
 	if err != nil {
 		return err
@@ -120,7 +131,7 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 		volume = demo.DefaultVolumeSize
 	}
 	r, err := rig.CreateNetwork(ctx, cli, rig.Options{Scope: cfg.Scope, Nodes: len(cfg.Nodes), Image: *image,
-		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Credentials: secrets, Log: env.log})
+		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Credentials: secrets, EtcdCA: string(ca), Log: env.log})
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,12 @@ import (
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/booth"
 	"github.com/redswitch/redswitch/credentials"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/headnode/service"
+	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/power"
 	"github.com/redswitch/redswitch/rig"
 	"github.com/redswitch/redswitch/scenarios/runapi"
@@ -30,9 +33,22 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 	fs := newFlags(env, "headnode", "Runs the head node of a booth: embedded etcd (or external), HAProxy, the switches of the\nFailure Injection Unit and their relays, the commit probe, the journal, faults, forks,\nscenario runs, the API and dashboard.")
 	config := fs.String("config", envDefault(env, "REDSWITCH_CONFIG", "/etc/redswitch/booth.yaml"), "booth configuration file")
 	external := fs.String("etcd-endpoints", envDefault(env, "REDSWITCH_ETCD_ENDPOINTS", ""), "use this external etcd cluster (comma-separated URLs) instead of the embedded one")
+	extCA := fs.String("etcd-ca-file", envDefault(env, "REDSWITCH_ETCD_CA_FILE", ""), "with --etcd-endpoints: the `PEM` file of the CA of the external etcd's certificate (then https)")
+	extUser := fs.String("etcd-user", envDefault(env, "REDSWITCH_ETCD_USER", ""), "with --etcd-endpoints: the etcd user the head node logs in as (it needs read and write on the whole keyspace)")
+	extPass := addSecret(fs, env, "etcd-password", "REDSWITCH_ETCD_PASSWORD", "", "with --etcd-user: its password")
 	probeOn := fs.Bool("probe", true, "run the commit probe (where the booth file's probe section says)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	extPassword, err := extPass.resolve(fs, env, env.log)
+	if err != nil {
+		return err
+	}
+	ext := etcdaccess.Access{Endpoints: splitList(*external), CAFile: *extCA, User: *extUser, Password: extPassword}
+	if len(ext.Endpoints) > 0 && (ext.CAFile == "" || ext.User == "") {
+		// The booth's LAN is shared: an open etcd is one anyone there can
+		// rewrite. Say so, but an operator may know their network.
+		env.log.Warn("external etcd without TLS or login: anyone who reaches it can delete the leader key", "endpoints", ext.Endpoints)
 	}
 	cfg, err := booth.Load(*config)
 	if err != nil {
@@ -43,13 +59,13 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	defer closeDriver()
-	o.EtcdEndpoints = splitList(*external)
+	o.Etcd = ext
 	svc, err := service.Start(ctx, o)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "redswitch head node for %s: dashboard %s/  primary %s  etcd %s\n",
-		cfg.Scope, svc.URL, cfg.Listen.Primary, strings.Join(svc.Endpoints, ","))
+		cfg.Scope, svc.URL, cfg.Listen.Primary, strings.Join(svc.Access.URLs(), ","))
 	select {
 	case <-ctx.Done():
 	case <-svc.Done():
@@ -176,10 +192,11 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 		// off until listen.etcd_client names the head node's address.
 		etcdHost = ""
 	}
-	secrets, err := boothSecrets(cfg)
+	secrets, security, err := boothSecrets(cfg, etcdHost)
 	if err != nil {
 		return fail(err)
 	}
+	o.EtcdSecurity = security
 	if probeOn && !cfg.Probe.Off {
 		dsn, where, err := cfg.ProbeDSN(secrets.Probe)
 		if err != nil {
@@ -210,9 +227,11 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 }
 
 // boothSecrets generates the booth's secrets on first start (kept in
-// data_dir/secrets, 0600) and writes each node's bundle there for the crew
-// to copy onto the node.
-func boothSecrets(cfg *booth.Config) (credentials.Booth, error) {
+// data_dir/secrets, 0600): passwords, etcd's CA and certificate for every
+// address of this machine (and etcdHost), etcd's users, and each node's
+// bundle for the crew to copy onto the node. The booth's etcd always
+// speaks TLS with authentication: the LAN is shared.
+func boothSecrets(cfg *booth.Config, etcdHost string) (credentials.Booth, etcd.Security, error) {
 	dir := filepath.Join(cfg.DataDir, "secrets")
 	names := make([]string, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
@@ -220,12 +239,52 @@ func boothSecrets(cfg *booth.Config) (credentials.Booth, error) {
 	}
 	b, err := credentials.Ensure(dir, names)
 	if err != nil {
-		return b, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
 	}
-	if err := credentials.WriteNodes(dir, b, names, ""); err != nil {
-		return b, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	hosts, err := localAddresses()
+	if err != nil {
+		return b, etcd.Security{}, err
 	}
-	return b, nil
+	if etcdHost != "" {
+		hosts = append(hosts, etcdHost)
+	}
+	files, err := pki.Ensure(filepath.Join(dir, "pki"), hosts)
+	if err != nil {
+		return b, etcd.Security{}, fmt.Errorf("%s: etcd certificates: %w", cfg.File, err)
+	}
+	ca, err := os.ReadFile(files.CACert)
+	if err != nil {
+		return b, etcd.Security{}, fmt.Errorf("etcd CA: %w", err)
+	}
+	if err := credentials.WriteNodes(dir, b, names, string(ca)); err != nil {
+		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	}
+	sec := etcd.Security{CAFile: files.CACert, CertFile: files.ServerCert, KeyFile: files.ServerKey,
+		RootPassword: b.EtcdRoot,
+		Users:        []etcd.User{etcd.PatroniUser(credentials.EtcdPatroniUser, b.EtcdPatroni, cfg.Scope)}}
+	for _, n := range names {
+		sec.Users = append(sec.Users, etcd.AgentUser(credentials.EtcdAgentUser(n), b.EtcdAgents[n], cfg.Scope, n))
+	}
+	return b, sec, nil
+}
+
+// localAddresses are this machine's addresses, which the nodes may reach
+// etcd at: etcd's certificate names them all.
+func localAddresses() ([]string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("etcd certificate: local addresses: %w", err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+			out = append(out, ipn.IP.String())
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // withLogin is dsn (a postgres:// URL) with another user and password.

@@ -31,3 +31,19 @@ func TestAdvertised(t *testing.T) {
 		})
 	}
 }
+
+func TestDialable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"127.0.0.1:2379", "127.0.0.1:2379"},
+		{"10.0.0.1:2379", "10.0.0.1:2379"},
+		{"0.0.0.0:2379", "127.0.0.1:2379"},
+		{"[::]:2379", "[::1]:2379"},
+		{":2379", "127.0.0.1:2379"},
+		{"headnode:2379", "headnode:2379"},
+	}
+	for _, tc := range tests {
+		if got := dialable(tc.in); got != tc.want {
+			t.Errorf("dialable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

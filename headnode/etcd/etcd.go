@@ -1,5 +1,8 @@
 // Package etcd runs the head node's embedded etcd server: the consensus
-// store Patroni keeps its leader lease and member keys in.
+// store Patroni keeps its leader lease and member keys in. With Security
+// it serves TLS and requires every client to log in, each with the keys
+// it needs and no more; without, it serves plain HTTP to anyone, which
+// only the container demo on its own bridge should do.
 package etcd
 
 import (
@@ -13,7 +16,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/redswitch/redswitch/etcdaccess"
 )
 
 // Options configure the embedded server.
@@ -30,19 +36,30 @@ type Options struct {
 	PeerAddr string
 	// StartTimeout bounds how long Start waits for the server to be ready.
 	StartTimeout time.Duration
-	Log          *slog.Logger
+	// Security turns on TLS and authentication; the zero value serves
+	// plain HTTP without authentication.
+	Security Security
+	Log      *slog.Logger
 }
 
 // Server is a running embedded etcd.
 type Server struct {
 	e         *embed.Etcd
 	endpoints []string
+	// addrs are the client addresses (host:port); the first is the one
+	// the head node itself dials.
+	addrs        []string
+	caFile       string
+	rootPassword string
 }
 
 // Start starts the server and waits until it serves clients or ctx ends.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if len(o.ClientAddrs) == 0 || o.PeerAddr == "" || o.Dir == "" {
 		return nil, errors.New("etcd: data dir, client and peer addresses are required")
+	}
+	if err := o.Security.validate(); err != nil {
+		return nil, err
 	}
 	if o.Name == "" {
 		o.Name = "headnode"
@@ -61,16 +78,26 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("etcd: data dir: %w", err)
 	}
+	scheme := "http"
+	if sec := o.Security; sec.TLS() {
+		scheme = "https"
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: sec.CertFile, KeyFile: sec.KeyFile}
+		// The peer port takes only members holding a certificate of the
+		// booth's CA: raft messages from anyone else on the LAN could
+		// rewrite the store without any password.
+		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: sec.CertFile, KeyFile: sec.KeyFile,
+			TrustedCAFile: sec.CAFile, ClientCertAuth: true}
+	}
 	var clients []url.URL
 	var endpoints []string
 	for _, a := range o.ClientAddrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return nil, fmt.Errorf("etcd: client address %q: %w", a, err)
 		}
-		clients = append(clients, url.URL{Scheme: "http", Host: a})
-		endpoints = append(endpoints, "http://"+a)
+		clients = append(clients, url.URL{Scheme: scheme, Host: a})
+		endpoints = append(endpoints, scheme+"://"+a)
 	}
-	peer := url.URL{Scheme: "http", Host: o.PeerAddr}
+	peer := url.URL{Scheme: scheme, Host: o.PeerAddr}
 	cfg.ListenClientUrls = clients
 	cfg.AdvertiseClientUrls = advertised(clients)
 	cfg.ListenPeerUrls = []url.URL{peer}
@@ -100,10 +127,22 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("etcd: start: %w", ctx.Err())
 	}
-	if o.Log != nil {
-		o.Log.Info("embedded etcd ready", "endpoints", endpoints, "dir", o.Dir)
+	s := &Server{e: e, endpoints: endpoints, addrs: o.ClientAddrs, caFile: o.Security.CAFile,
+		rootPassword: o.Security.RootPassword}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{e: e, endpoints: endpoints}, nil
+	if o.Security.Auth() && !o.Security.TLS() {
+		log.Warn("etcd authentication without TLS: passwords and tokens cross the network in the clear")
+	}
+	if err := s.secure(ctx, o.Security, o.StartTimeout, log); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	log.Info("embedded etcd ready", "endpoints", endpoints, "dir", o.Dir,
+		"tls", o.Security.TLS(), "auth", o.Security.Auth())
+	return s, nil
 }
 
 // advertised picks the client URLs etcd tells its clients about. Patroni
@@ -127,6 +166,43 @@ func advertised(clients []url.URL) []url.URL {
 
 // Endpoints are the client URLs the server answers on.
 func (s *Server) Endpoints() []string { return s.endpoints }
+
+// Access is the way in for user: the first client address (the one the
+// head node dials; a node elsewhere replaces Endpoints with the address it
+// reaches), the CA when the server speaks TLS, and the credentials. An
+// empty user is an anonymous client, which only a server without
+// authentication serves.
+func (s *Server) Access(user, password string) etcdaccess.Access {
+	return etcdaccess.Access{Endpoints: []string{dialable(s.addrs[0])}, CAFile: s.caFile, User: user, Password: password}
+}
+
+// dialable turns a wildcard listen address into the loopback one with the
+// same port: a certificate never names 0.0.0.0, so TLS to it cannot verify.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		return net.JoinHostPort("127.0.0.1", port)
+	case ip == nil || !ip.IsUnspecified():
+		return addr
+	case ip.To4() != nil:
+		return net.JoinHostPort("127.0.0.1", port)
+	default:
+		return net.JoinHostPort("::1", port)
+	}
+}
+
+// Root is the head node's own Access: user root when authentication is on,
+// anonymous otherwise.
+func (s *Server) Root() etcdaccess.Access {
+	if s.rootPassword == "" {
+		return s.Access("", "")
+	}
+	return s.Access(RootUser, s.rootPassword)
+}
 
 // Err reports a fatal error of the running server.
 func (s *Server) Err() <-chan error { return s.e.Err() }

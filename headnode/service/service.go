@@ -22,12 +22,12 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/dashboard"
 	"github.com/redswitch/redswitch/dirlock"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/faults"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/forks"
@@ -72,12 +72,15 @@ type Options struct {
 	// the embedded etcd's data (etcd/).
 	DataDir string
 
-	// EtcdEndpoints, when set, is an external etcd cluster; otherwise an
-	// embedded one serves on EtcdClientAddrs (host:port; the first must be
-	// one the head node itself reaches) and EtcdPeerAddr.
-	EtcdEndpoints   []string
+	// Etcd, when it has endpoints, is an external etcd cluster and the
+	// head node's way into it; otherwise an embedded one serves on
+	// EtcdClientAddrs (host:port; the first must be one the head node
+	// itself reaches, and be in the TLS certificate) and EtcdPeerAddr,
+	// guarded by EtcdSecurity (zero: plain HTTP, no authentication).
+	Etcd            etcdaccess.Access
 	EtcdClientAddrs []string
 	EtcdPeerAddr    string
+	EtcdSecurity    etcd.Security
 	// Lock is the data directory's lock when the caller took it (the
 	// demo, before it sweeps leftovers); nil: Start takes it and Close
 	// gives it up. One head node per data directory.
@@ -165,11 +168,12 @@ type Service struct {
 	o Options
 	// URL is the API's base URL.
 	URL string
-	// Endpoints are etcd's client URLs as the head node reaches them.
-	Endpoints []string
-	Etcd      *etcd.Server // nil with external etcd
-	Clock     *journal.Clock
-	Journal   *journal.Journal
+	// Access is how the head node reaches etcd: root on the embedded
+	// server, Options.Etcd on an external one.
+	Access  etcdaccess.Access
+	Etcd    *etcd.Server // nil with external etcd
+	Clock   *journal.Clock
+	Journal *journal.Journal
 	// Log is the event log every part records into: the one history.
 	History  *headnode.EventLog
 	Head     *headnode.HeadNode
@@ -231,19 +235,20 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 		}
 	}()
 
-	s.Endpoints = o.EtcdEndpoints
-	if len(s.Endpoints) == 0 {
+	s.Access = o.Etcd
+	if len(s.Access.Endpoints) == 0 {
 		dir := filepath.Join(o.DataDir, "etcd")
 		if o.FreshEtcd {
 			if err := os.RemoveAll(dir); err != nil {
 				return s, fmt.Errorf("headnode: fresh etcd: %w", err)
 			}
 		}
-		s.Etcd, err = etcd.Start(ctx, etcd.Options{Dir: dir, ClientAddrs: o.EtcdClientAddrs, PeerAddr: o.EtcdPeerAddr, Log: log})
+		s.Etcd, err = etcd.Start(ctx, etcd.Options{Dir: dir, ClientAddrs: o.EtcdClientAddrs, PeerAddr: o.EtcdPeerAddr,
+			Security: o.EtcdSecurity, Log: log})
 		if err != nil {
 			return s, fmt.Errorf("headnode: %w", err)
 		}
-		s.Endpoints = s.Etcd.Endpoints()[:1]
+		s.Access = s.Etcd.Root()
 	}
 
 	if o.StartNodes != nil {
@@ -262,7 +267,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	}
 	s.History = headnode.NewEventLog(s.Journal, history)
 	s.Head, err = headnode.New(headnode.Options{
-		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Endpoints,
+		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Access,
 		Power: o.Power, Journal: s.History, JournalErr: s.Journal.Err, Clock: s.Clock.Now,
 		HAProxyDir: o.DataDir, HAProxyBind: o.HAProxyBind,
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
@@ -465,9 +470,9 @@ type releaser interface {
 // agents and the rig's means.
 func (s *Service) startFaults() error {
 	o := s.o
-	cli, err := clientv3.New(clientv3.Config{Endpoints: s.Endpoints, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	cli, err := s.Access.New(3 * time.Second)
 	if err != nil {
-		return fmt.Errorf("headnode: etcd client: %w", err)
+		return fmt.Errorf("headnode: fault manager: %w", err)
 	}
 	s.etcdc = cli
 	env := faults.Env{Power: s.Head, Freezer: o.Freezer, Files: o.Files, MaxFill: o.MaxFill,
