@@ -157,6 +157,13 @@ func RenderPatroni(o PatroniOptions) (string, error) {
 	}
 	if o.EtcdUser != "" {
 		w("  username: %s\n  password: %s\n", q(o.EtcdUser), q(o.EtcdPassword))
+		// Patroni 3.0.2 asks etcd for its member list without its token
+		// whenever it builds a client, and etcd 3.7 with auth refuses
+		// that ("user name is empty"): Patroni then waits on etcd for
+		// ever. With use_proxies it takes the hosts below as they are,
+		// which are all there is (the booth's one embedded etcd, or
+		// every member of an external cluster).
+		w("  use_proxies: true\n")
 	}
 	w("  hosts:\n")
 	for _, e := range o.Etcd {
