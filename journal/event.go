@@ -50,7 +50,9 @@ const (
 	KindMark Kind = "mark"
 	// KindPatroniLog holds Node's Patroni output around outage ID (as
 	// the analysis numbers outages: "outage-3"), fetched from the node's
-	// agent once the outage closed: Lines, with the agent's timestamps.
+	// agent once the outage closed: Lines, with the agent's timestamps;
+	// FirstAt is the outage's start, which tells it from an outage of the
+	// same number before a history reset.
 	// It is journaled so that an outage's log survives a restart of the
 	// head node, when the agent's ring may have moved on; At is when it
 	// was fetched, not when the lines were written.

@@ -204,8 +204,8 @@ func ExplainOutages(events []journal.Event, opts OutageOptions) []ExplainedOutag
 // AddLog attaches the lines of a journal.KindPatroniLog event, at most
 // limit per node (a damaged or hostile journal must not grow a record).
 func (x *ExplainedOutage) AddLog(e journal.Event, limit int) {
-	if e.Kind != journal.KindPatroniLog || e.ID != x.ID {
-		return
+	if e.Kind != journal.KindPatroniLog || e.ID != x.ID || (!e.FirstAt.IsZero() && !e.FirstAt.Equal(x.Start)) {
+		return // another outage's, or one of the same number before a reset
 	}
 	i := slices.IndexFunc(x.PatroniLog, func(l NodeLog) bool { return l.Node == e.Node })
 	if i < 0 {
