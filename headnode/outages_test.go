@@ -289,3 +289,31 @@ func FuzzPageQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestViewOutages(t *testing.T) {
+	t0 := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	ev := func(s float64, kind journal.Kind, node, detail string) analysis.EvidenceEvent {
+		return analysis.EvidenceEvent{At: t0.Add(time.Duration(s * float64(time.Second))), Kind: kind, Node: node, Detail: detail}
+	}
+	many := make([]analysis.EvidenceEvent, 40)
+	for i := range many {
+		many[i] = ev(float64(i), journal.KindMark, "", "noise")
+	}
+	got := viewOutages([]analysis.ExplainedOutage{
+		{ID: "outage-1", Start: t0, Duration: 5 * time.Second, From: "n1", To: "n2", Failover: true, Cause: "power off n1 (switch 1)",
+			CauseKind: analysis.CausePower, Evidence: []analysis.EvidenceEvent{ev(0, journal.KindPower, "n1", "off")}},
+		{ID: "outage-2", Start: t0, Duration: time.Second, From: "n2", To: "n2", Cause: "unknown", CauseKind: analysis.CauseUnknown,
+			Evidence: []analysis.EvidenceEvent{ev(-0.5, journal.KindHAProxy, "n2", "primary down")},
+			PatroniLog: []analysis.NodeLog{{Node: "n2", Lines: []journal.LogLine{{At: t0.Add(time.Second), Text: "INFO: demoting"}}}}},
+		{ID: "outage-3", Start: t0, CauseKind: analysis.CauseUnknown, Cause: "unknown", Evidence: many},
+	})
+	if got[0].Evidence != nil {
+		t.Errorf("a known cause shows evidence: %v", got[0].Evidence)
+	}
+	if want := []string{"-0.50 s haproxy n2: primary down", "+1.00 s n2 log: INFO: demoting"}; !slices.Equal(got[1].Evidence, want) {
+		t.Errorf("evidence %q, want %q", got[1].Evidence, want)
+	}
+	if n := len(got[2].Evidence); n != 24 || !strings.HasPrefix(got[2].Evidence[23], "… 17 more") {
+		t.Errorf("%d evidence lines, last %q", n, got[2].Evidence[n-1])
+	}
+}
