@@ -303,7 +303,7 @@ func TestViewOutages(t *testing.T) {
 		{ID: "outage-1", Start: t0, Duration: 5 * time.Second, From: "n1", To: "n2", Failover: true, Cause: "power off n1 (switch 1)",
 			CauseKind: analysis.CausePower, Evidence: []analysis.EvidenceEvent{ev(0, journal.KindPower, "n1", "off")}},
 		{ID: "outage-2", Start: t0, Duration: time.Second, From: "n2", To: "n2", Cause: "unknown", CauseKind: analysis.CauseUnknown,
-			Evidence: []analysis.EvidenceEvent{ev(-0.5, journal.KindHAProxy, "n2", "primary down")},
+			Evidence:   []analysis.EvidenceEvent{ev(-0.5, journal.KindHAProxy, "n2", "primary down")},
 			PatroniLog: []analysis.NodeLog{{Node: "n2", Lines: []journal.LogLine{{At: t0.Add(time.Second), Text: "INFO: demoting"}}}}},
 		{ID: "outage-3", Start: t0, CauseKind: analysis.CauseUnknown, Cause: "unknown", Evidence: many},
 	})
