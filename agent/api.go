@@ -140,6 +140,7 @@ func (a *apiServer) handler() http.Handler {
 		return nil, a.sql(r.Context(), "SELECT pg_wal_replay_resume()")
 	})
 	h("POST "+agentapi.PathWAL, a.wal)
+	h("GET "+agentapi.PathPatroniLog, a.patroniLog)
 	h("PUT "+agentapi.PathPower, a.power)
 	long("GET "+agentapi.PathForks, a.forks)
 	long("POST "+agentapi.PathForks, a.createFork)
@@ -399,6 +400,19 @@ func (a *apiServer) sql(ctx context.Context, stmt string) error {
 		return httpError{http.StatusConflict, fmt.Errorf("sql %q: %w", stmt, err)}
 	}
 	return nil
+}
+
+// patroniLog answers the Patroni output read in the query's window.
+func (a *apiServer) patroniLog(r *http.Request) (any, error) {
+	q, err := agentapi.ParseLogQuery(r.URL.Query())
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	lines, omitted, complete := a.sup.logs.window(q)
+	if lines == nil {
+		lines = []agentapi.LogLine{}
+	}
+	return agentapi.PatroniLog{Node: a.sup.o.Patroni.Name, Lines: lines, Omitted: omitted, Complete: complete}, nil
 }
 
 func (a *apiServer) wal(r *http.Request) (any, error) {

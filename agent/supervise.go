@@ -37,10 +37,13 @@ type supervisor struct {
 	wake   chan struct{}
 	heal   chan string
 	lines  func(string)
+	// logs keeps Patroni's recent output for GET /v1/patroni/log.
+	logs *logRing
 }
 
 func newSupervisor(o Options, a account, r *reaper, log *slog.Logger) *supervisor {
-	return &supervisor{o: o, acct: a, r: r, log: log, wake: make(chan struct{}, 1), heal: make(chan string, 1), postmortemDue: true}
+	return &supervisor{o: o, acct: a, r: r, log: log, wake: make(chan struct{}, 1), heal: make(chan string, 1), postmortemDue: true,
+		logs: newLogRing(logRingLines)}
 }
 
 // run supervises Patroni until ctx ends.
@@ -131,9 +134,11 @@ func (s *supervisor) release() {
 	}
 }
 
-// onLine sees every line Patroni and PostgreSQL print: a corruption
-// signature asks for re-initialisation.
+// onLine sees every line Patroni and PostgreSQL print: it keeps it for
+// the head node's outage records, and a corruption signature asks for
+// re-initialisation.
 func (s *supervisor) onLine(line string) {
+	s.logs.add(time.Now(), line)
 	if s.o.NoAutoHeal {
 		return
 	}

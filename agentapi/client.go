@@ -141,3 +141,14 @@ func (c *Client) ResumeReplay(ctx context.Context) error {
 func (c *Client) GenerateWAL(ctx context.Context, n int64) error {
 	return c.do(ctx, http.MethodPost, PathWAL, WALRequest{Bytes: n}, nil)
 }
+
+// PatroniLog returns the node's Patroni output read in q's window.
+func (c *Client) PatroniLog(ctx context.Context, q LogQuery) (PatroniLog, error) {
+	var l PatroniLog
+	path := PathPatroniLog
+	if v := q.Values(); len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &l)
+	return l, err
+}

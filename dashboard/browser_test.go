@@ -319,6 +319,13 @@ func TestBrowserDashboard(t *testing.T) {
 	if got := eval(`document.getElementById("phase-note").textContent`); got != "writable → first commit (the rig's own share): 20 ms · Patroni published the role +1.2 s after the first commit" {
 		t.Fatalf("phase note = %q", got)
 	}
+	// Each outage shows its cause; the unknown one its evidence.
+	if got := eval(`[...document.querySelectorAll("#outages tbody tr")].map(r => r.dataset.cause + ":" + r.querySelectorAll(".evidence li").length).join(",")`); got != "unknown:2,power:0" {
+		t.Fatalf("outage rows (newest first) = %q", got)
+	}
+	if got := eval(`document.querySelector("#outages tbody tr .evidence li").textContent`); got != "+0.31 s haproxy n2: primary down" {
+		t.Fatalf("first evidence line = %q", got)
+	}
 	if got := eval(`document.getElementById("log").textContent`); !strings.Contains(got, "n1 rejoined after pg_rewind") {
 		t.Fatalf("event log = %q", got)
 	}

@@ -24,7 +24,10 @@ type View struct {
 	// the third day of a booth.
 	Failovers []Failover      `json:"failovers"`
 	Summary   FailoverSummary `json:"summary"`
-	Reference Reference       `json:"reference"`
+	// Outages are the latest outages the probe saw (at most
+	// ShownOutages), failover or not, oldest first, each with its cause.
+	Outages   []Outage  `json:"outages"`
+	Reference Reference `json:"reference"`
 	// JournalError is set once the head node's journal failed: the page
 	// shows it in a banner, since nothing is recorded any more.
 	JournalError string `json:"journal_error,omitempty"`
@@ -111,6 +114,31 @@ type Failover struct {
 	// primary's PostgreSQL takes writes.
 	RigShareS *float64 `json:"rig_share_s,omitempty"`
 }
+
+// Outage is a gap in the probe's commits and its cause. Only an outage of
+// unknown cause carries its evidence: the screen shows what is known
+// instead of a guess.
+type Outage struct {
+	ID        string    `json:"id"`
+	StartedAt time.Time `json:"started_at"`
+	DurationS float64   `json:"duration_s"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Failover  bool      `json:"failover"`
+	Cause     string    `json:"cause"`
+	// CauseKind is the analysis's class: power, fault, etcd, crash,
+	// switchover, self_demotion or unknown.
+	CauseKind string `json:"cause_kind"`
+	// Evidence are lines in words, "+4.79 s leader: key expired", at
+	// most ShownEvidence, then the node's Patroni log lines.
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+// ShownOutages is how many of the latest outages a View carries.
+const ShownOutages = 10
+
+// ShownEvidence bounds the evidence lines of one outage on the screen.
+const ShownEvidence = 24
 
 // ShownFailovers is how many of the latest failovers a View carries in
 // full.

@@ -38,6 +38,13 @@ func sampleView(at time.Time) View {
 		}},
 		Summary: FailoverSummary{Count: 1, MinS: 5.2, MeanS: 5.2, P50S: 5.2, P90S: 5.2, P99S: 5.2, MaxS: 5.2,
 			Buckets: []Bucket{{S: 5, N: 1}}},
+		Outages: []Outage{
+			{ID: "outage-1", StartedAt: at.Add(-90 * time.Second), DurationS: 5.2, From: "n1", To: "n2", Failover: true,
+				Cause: "power off n1 (switch 1)", CauseKind: "power"},
+			{ID: "outage-2", StartedAt: at.Add(-30 * time.Second), DurationS: 1.4, From: "n2", To: "n2",
+				Cause: "unknown", CauseKind: "unknown", Evidence: []string{"+0.31 s haproxy n2: primary down",
+					"+1.10 s n2 log: INFO: no action. I am (n2), the leader with the lock"}},
+		},
 		Reference: DefaultReference(),
 	}
 }
@@ -63,7 +70,8 @@ func TestViewJSONGolden(t *testing.T) {
 	var back Message
 	must(t, json.Unmarshal(want, &back))
 	if back.Type != TypeView || back.View == nil || len(back.View.Nodes) != 4 || back.View.Nodes[3].LagBytes != nil ||
-		back.View.Nodes[3].Switch != nil || back.View.Failovers[0].Phases[2].OffsetS != 5.2 {
+		back.View.Nodes[3].Switch != nil || back.View.Failovers[0].Phases[2].OffsetS != 5.2 ||
+		len(back.View.Outages) != 2 || back.View.Outages[0].Evidence != nil || len(back.View.Outages[1].Evidence) != 2 {
 		t.Fatalf("round trip lost data: %+v", back.View)
 	}
 }

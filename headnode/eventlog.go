@@ -132,8 +132,8 @@ func (l *EventLog) trim(force bool) {
 func carry(m map[string]journal.Event, e journal.Event) {
 	k := string(e.Kind) + "|" + e.Node
 	switch e.Kind {
-	case journal.KindProbeAck, journal.KindProbeError, journal.KindProbeReadback, journal.KindNode:
-		return // the analysis and Acked keep what counts of these
+	case journal.KindProbeAck, journal.KindProbeError, journal.KindProbeReadback, journal.KindNode, journal.KindPatroniLog:
+		return // the analysis, Acked and the outages keep what counts of these
 	case journal.KindMark:
 		if e.Detail != historyResetDetail && (e.Source != analysis.ProbeSource || e.Detail != analysis.ProbeStartDetail) {
 			return // scenario steps and the like

@@ -26,6 +26,7 @@ import (
 	"github.com/redswitch/redswitch/headnode/haproxy"
 	"github.com/redswitch/redswitch/headnodeapi"
 	"github.com/redswitch/redswitch/journal"
+	"github.com/redswitch/redswitch/probe/analysis"
 )
 
 // Power cuts and restores a node's power.
@@ -211,12 +212,25 @@ func (h *HeadNode) applyHAProxy(ctx context.Context) error {
 func (h *HeadNode) watchEtcd(ctx context.Context) {
 	service := "/service/" + h.o.Scope + "/"
 	agents := cluster.AgentPrefix(h.o.Scope)
+	// failing journals a failure of the watch once, and its end: the
+	// outage analysis reads them as etcd unavailable to the head node.
+	failing := false
 	for ctx.Err() == nil {
-		err := h.watchOnce(ctx, service, agents)
+		err := h.watchOnce(ctx, service, agents, func() {
+			if failing {
+				failing = false
+				h.record(journal.Event{Kind: journal.KindMark, Source: journal.SourceEtcdWatch, Detail: analysis.EtcdWatchRestored})
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
 		h.log.Warn("etcd watch interrupted; retrying", "err", err)
+		if !failing {
+			failing = true
+			h.record(journal.Event{Kind: journal.KindMark, Source: journal.SourceEtcdWatch,
+				Detail: etcdWatchFailure(err)})
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -225,7 +239,22 @@ func (h *HeadNode) watchEtcd(ctx context.Context) {
 	}
 }
 
-func (h *HeadNode) watchOnce(ctx context.Context, service, agents string) error {
+// etcdWatchFailure is the mark's detail for a failed watch, the error
+// bounded: it goes to the journal and the public screen.
+func etcdWatchFailure(err error) string {
+	msg := "unknown error"
+	if err != nil {
+		msg = err.Error()
+	}
+	if r := []rune(msg); len(r) > 160 {
+		msg = string(r[:160]) + "…"
+	}
+	return analysis.EtcdWatchFailed + ": " + msg
+}
+
+// watchOnce reads the keys, calls read once it could, and watches them
+// until the watch fails or ctx ends.
+func (h *HeadNode) watchOnce(ctx context.Context, service, agents string, read func()) error {
 	gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	svc, err := h.etcd.Get(gctx, service, clientv3.WithPrefix())
 	if err != nil {
@@ -253,6 +282,7 @@ func (h *HeadNode) watchOnce(ctx context.Context, service, agents string) error 
 		}
 	}
 	h.once.Do(func() { close(h.ready) })
+	read()
 
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()

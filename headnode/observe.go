@@ -52,6 +52,9 @@ type ObserverOptions struct {
 	Hub      *dashboard.Hub
 	// Analysis tunes the incremental analysis (SettleLag 0: its default).
 	Analysis analysis.IncrementalOptions
+	// PatroniLogs fetches a node's Patroni output for the outages as they
+	// close; nil: outages carry no log.
+	PatroniLogs PatroniLogs
 	// Full turns the incremental analysis off: every tick copies the
 	// history in memory (Events; keep all of it, EventLogOptions.Keep < 0)
 	// and re-analyses it since the last reset with analysis.Analyze, as the
@@ -88,6 +91,10 @@ type Observer struct {
 	// lateSeen is the count of late events the last rebuild (or its
 	// failure) answered, so a failing rebuild is not retried each tick.
 	lateSeen int
+	// out keeps the explained outages.
+	out *outageStore
+	// bg is Run's context: the Patroni log fetches end with it.
+	bg context.Context
 }
 
 // NewObserver registers the metrics, analyses the history and subscribes
@@ -107,7 +114,7 @@ func NewObserver(o ObserverOptions) *Observer {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	ob := &Observer{o: o, reg: reg, metrics: probe.NewMetrics(reg)}
+	ob := &Observer{o: o, reg: reg, metrics: probe.NewMetrics(reg), bg: context.Background()}
 	ob.restart(o.History)
 	ob.o.History = nil // analysed: the journal keeps it, not memory
 	o.Events.ListenAfter(ob.lastSeq, func(e journal.Event) {
@@ -138,6 +145,9 @@ func (ob *Observer) restart(history []journal.Event) {
 	}
 	ob.reset()
 	ob.add(history[from:])
+	if !ob.o.Full {
+		ob.restartOutages(history[from:])
+	}
 	if n := len(history); n > 0 {
 		ob.lastSeq = history[n-1].Seq
 	}
@@ -149,11 +159,15 @@ func (ob *Observer) reset() {
 	ob.observed = 0
 	ob.stats = failoverStats{}
 	ob.lateSeen = 0
+	ob.out = newOutageStore()
 }
 
 func (ob *Observer) add(events []journal.Event) {
 	if !ob.o.Full {
 		ob.inc.Add(events...)
+		for _, e := range events {
+			ob.out.add(e)
+		}
 	}
 }
 
@@ -172,6 +186,9 @@ func (ob *Observer) fullReport() analysis.Report {
 
 // Run refreshes the analysis and the dashboard until ctx ends.
 func (ob *Observer) Run(ctx context.Context) {
+	ob.amu.Lock()
+	ob.bg = ctx
+	ob.amu.Unlock()
 	fast := time.NewTicker(250 * time.Millisecond)
 	defer fast.Stop()
 	slow := time.NewTicker(time.Second)
@@ -226,10 +243,19 @@ func (ob *Observer) Tick() {
 		ob.inc.Settle(ob.o.Clock())
 	}
 	sum, latest, lost := ob.observe()
+	fresh := ob.explainOutages()
+	outs := slices.Clone(ob.out.kept[max(0, len(ob.out.kept)-dashboard.ShownOutages):])
+	bg := ob.bg
 	ob.amu.Unlock()
 
+	for _, x := range fresh {
+		go ob.fetchLogs(bg, x)
+	}
+
 	if ob.o.Hub != nil {
-		_ = ob.o.Hub.SetView(ob.view(analysis.Report{Failovers: latest}, sum))
+		v := ob.view(analysis.Report{Failovers: latest}, sum)
+		v.Outages = viewOutages(outs)
+		_ = ob.o.Hub.SetView(v)
 	}
 	ob.metrics.ObserveLost(lost)
 }
@@ -377,6 +403,7 @@ func (ob *Observer) view(rep analysis.Report, sum dashboard.FailoverSummary) das
 			EffectiveRetryTimeout: st.Timings.RetryTimeout, PatroniVersion: st.Timings.PatroniVersion}},
 		Reference:    dashboard.DefaultReference(),
 		Failovers:    []dashboard.Failover{},
+		Outages:      []dashboard.Outage{},
 		Summary:      sum,
 		JournalError: st.JournalError,
 	}
@@ -436,6 +463,7 @@ type ProbeJSON struct {
 // reset, and the dashboard (page and websocket).
 func (ob *Observer) Mount(mux *http.ServeMux, origins []string) {
 	mux.HandleFunc("GET /api/v1/failovers", ob.handleFailovers)
+	mux.HandleFunc("GET /api/v1/outages", ob.handleOutages)
 	mux.HandleFunc("GET /api/v1/probe", func(w http.ResponseWriter, r *http.Request) {
 		pj := ProbeJSON{Totals: ob.totals()}
 		if ob.o.Probe != nil {

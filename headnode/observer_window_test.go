@@ -137,6 +137,9 @@ func (r *rig) check(t *testing.T) {
 	if !bytes.Equal(jsonOf(t, paged), jsonOf(t, wantAPI)) {
 		t.Fatalf("pages of 7: %d failovers, differ from the full list of %d", len(paged), len(wantAPI))
 	}
+	if !r.ob.o.Full {
+		r.checkOutages(t)
+	}
 	var pj ProbeJSON
 	if get(t, r.mux, "/api/v1/probe", &pj); !bytes.Equal(jsonOf(t, pj.Totals), jsonOf(t, want.Totals)) {
 		t.Fatalf("GET /api/v1/probe totals %+v, want %+v", pj.Totals, want.Totals)

@@ -108,6 +108,82 @@ type FailoverPage struct {
 	NextBefore string `json:"next_before,omitempty"`
 }
 
+// Outage is one outage as GET /api/v1/outages reports it: a gap in the
+// probe's acknowledged commits longer than the analysis's threshold,
+// failover or not, with its cause and the evidence it was read from.
+type Outage struct {
+	ID        string    `json:"id"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	DurationS float64   `json:"duration_s"`
+	// Errors counts the probe's failed writes in the gap.
+	Errors int `json:"errors"`
+	// From served the commits before the gap, To after it; Failover is
+	// set when they differ.
+	From         string `json:"from"`
+	To           string `json:"to"`
+	FromTimeline int    `json:"from_timeline,omitempty"`
+	ToTimeline   int    `json:"to_timeline,omitempty"`
+	Failover     bool   `json:"failover"`
+	// FailoverID is the entry of GET /api/v1/failovers this outage is,
+	// if it is one.
+	FailoverID string `json:"failover_id,omitempty"`
+	// Cause says it in words; CauseKind is one of power, fault, etcd,
+	// crash, switchover, self_demotion, unknown.
+	Cause     string `json:"cause"`
+	CauseKind string `json:"cause_kind"`
+	// Evidence are the journal's events around the gap, in time order.
+	Evidence []Evidence `json:"evidence"`
+	// EvidenceOmitted counts evidence left out beyond the bound.
+	EvidenceOmitted int `json:"evidence_omitted,omitempty"`
+	// PatroniLog is the Patroni output of the nodes involved around the
+	// gap, fetched from their agents once the outage closed; empty until
+	// then, or when no agent answered.
+	PatroniLog []NodeLog `json:"patroni_log,omitempty"`
+}
+
+// Evidence is a journal event shown as evidence for an outage.
+type Evidence struct {
+	At time.Time `json:"at"`
+	// OffsetS is seconds from the start of the outage (negative before).
+	OffsetS float64 `json:"offset_s"`
+	Kind    string  `json:"kind"`
+	Node    string  `json:"node,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+	// Cause marks the events the cause was read from.
+	Cause bool `json:"cause,omitempty"`
+}
+
+// NodeLog is a node's Patroni output around an outage.
+type NodeLog struct {
+	Node  string    `json:"node"`
+	Lines []LogLine `json:"lines"`
+}
+
+// LogLine is one line of a node's output, with when its agent read it.
+type LogLine struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// OutagePage is the answer of GET /api/v1/outages: the outages the head
+// node keeps (the latest MaxKeptOutages since the last history reset),
+// oldest first, or with ?limit=N the N before ?before=ID (the newest N
+// without it).
+type OutagePage struct {
+	Outages []Outage `json:"outages"`
+	// Total is how many outages there were since the last history reset,
+	// kept or not.
+	Total int `json:"total"`
+	// NextBefore is the before of the page of older outages, empty when
+	// this page reaches the oldest kept.
+	NextBefore string `json:"next_before,omitempty"`
+}
+
+// MaxKeptOutages is how many of the latest outages the head node keeps
+// in full: it runs for days, and each carries its evidence and logs.
+const MaxKeptOutages = 100
+
 // Phase is a phase's offset in seconds from the start of the failover.
 type Phase struct {
 	Name    string  `json:"name"`

@@ -80,6 +80,26 @@ func (c *Client) FailoversPage(ctx context.Context, limit int, before string) (F
 	return page, err
 }
 
+// Outages is GET /api/v1/outages: every outage kept, oldest first.
+func (c *Client) Outages(ctx context.Context) (OutagePage, error) {
+	var page OutagePage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/outages", nil, &page)
+	return page, err
+}
+
+// OutagesPage is GET /api/v1/outages?limit=&before=: up to limit
+// outages, oldest first, ending before the outage with ID before (the
+// newest when before is empty). Walk back with page.NextBefore.
+func (c *Client) OutagesPage(ctx context.Context, limit int, before string) (OutagePage, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if before != "" {
+		q.Set("before", before)
+	}
+	var page OutagePage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/outages?"+q.Encode(), nil, &page)
+	return page, err
+}
+
 // Switches is GET /api/v1/switches.
 func (c *Client) Switches(ctx context.Context) ([]Switch, error) {
 	var body struct {

@@ -48,7 +48,27 @@ const (
 	KindNode Kind = "node"
 	// KindMark is a free-form marker (scenario step, head node start).
 	KindMark Kind = "mark"
+	// KindPatroniLog holds Node's Patroni output around outage ID (as
+	// the analysis numbers outages: "outage-3"), fetched from the node's
+	// agent once the outage closed: Lines, with the agent's timestamps;
+	// FirstAt is the outage's start, which tells it from an outage of the
+	// same number before a history reset.
+	// It is journaled so that an outage's log survives a restart of the
+	// head node, when the agent's ring may have moved on; At is when it
+	// was fetched, not when the lines were written.
+	KindPatroniLog Kind = "patroni.log"
 )
+
+// SourceEtcdWatch is the source of the KindMark events the head node
+// journals when its watch of etcd fails and when it works again: the
+// consensus store as the head node sees it.
+const SourceEtcdWatch = "etcd-watch"
+
+// LogLine is one line of a node's log with the time it was read.
+type LogLine struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
 
 // Details of a KindLeader event whose Node holds the key: whether the write
 // created the key or replaced one that still existed. Patroni takes a free
@@ -94,6 +114,9 @@ type Event struct {
 	// power returns (KindFaultRecover); each is healed later by an event
 	// of its own with Source SourcePowerOn.
 	Pending []string `json:"pending,omitempty"`
+
+	// Lines are log lines (KindPatroniLog).
+	Lines []LogLine `json:"lines,omitempty"`
 
 	// Probe fields. First..Last and FirstAt..LastAt bound an ack range;
 	// for a probe error Last and LastAt are its last failure.

@@ -91,6 +91,7 @@
     renderNodes(v.nodes || []);
     renderLast(v.failovers || [], v.probe || {});
     renderHistory(v.failovers || [], summaryOf(v), v.reference || {});
+    renderOutages(v.outages || []);
     renderProbe(v.probe || {});
     fillOperatorTargets(v.nodes || []);
     drawStrip();
@@ -277,6 +278,30 @@
     }
     out.buckets = [...byS.values()].sort((a, b) => a.s - b.s);
     return out;
+  }
+
+  // Every outage, failover or not, with its cause; one of unknown cause
+  // shows the evidence the head node gathered instead of a guess.
+  function renderOutages(list) {
+    const sorted = [...list].sort((a, b) => ms(b.started_at) - ms(a.started_at));
+    const body = $("outages").tBodies[0];
+    body.replaceChildren(...sorted.map((o) => {
+      const cause = el("td", { class: "cause cause-" + (o.cause_kind || "unknown"), text: o.cause || "unknown" });
+      if ((o.evidence || []).length) {
+        cause.append(el("details", { class: "evidence" },
+          el("summary", { text: "evidence" }),
+          el("ul", {}, ...o.evidence.map((line) => el("li", { text: line })))));
+      }
+      return el("tr", { "data-cause": o.cause_kind || "unknown" },
+        el("td", { text: (o.id || "").replace("outage-", "") }),
+        el("td", { text: clock(ms(o.started_at)) }),
+        cause,
+        el("td", { text: `${o.from || "?"} → ${o.to || "?"}` + (o.failover ? "" : " (no failover)") }),
+        el("td", { class: "num", text: seconds(o.duration_s || 0) }));
+    }));
+    $("outages-none").hidden = list.length > 0;
+    const last = sorted[0];
+    $("out-count").textContent = last ? `(${(last.id || "").replace("outage-", "")})` : "";
   }
 
   function renderHistory(list, sum, ref) {

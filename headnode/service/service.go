@@ -311,6 +311,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	journalDir := s.Journal.Dir()
 	s.Observer = headnode.NewObserver(headnode.ObserverOptions{Head: s.Head, Events: s.History, History: history,
 		ReadJournal: func() ([]journal.Event, error) { return journal.ReadDir(journalDir) },
+		PatroniLogs: patroniLogs(o.Agent),
 		Probe:       ps, Switches: positions, Hub: s.Hub, Log: log.With("component", "observer")})
 	if err := s.startFaults(); err != nil {
 		return s, err
@@ -464,6 +465,29 @@ func (s *Service) Close(ctx context.Context) error {
 // gone.
 type releaser interface {
 	Release(ctx context.Context) error
+}
+
+// patroniLogs fetches a node's Patroni output from its agent for the
+// outage records; nil without agents.
+func patroniLogs(agent func(node string, timeout time.Duration) (*agentapi.Client, bool)) headnode.PatroniLogs {
+	if agent == nil {
+		return nil
+	}
+	return func(ctx context.Context, node string, from, to time.Time, max int) ([]journal.LogLine, error) {
+		c, ok := agent(node, 10*time.Second)
+		if !ok {
+			return nil, fmt.Errorf("patroni log of %q: no agent known", node)
+		}
+		l, err := c.PatroniLog(ctx, agentapi.LogQuery{Since: from, Until: to, Max: max})
+		if err != nil {
+			return nil, fmt.Errorf("patroni log of %q: %w", node, err)
+		}
+		out := make([]journal.LogLine, 0, len(l.Lines))
+		for _, line := range l.Lines {
+			out = append(out, journal.LogLine{At: line.At, Text: line.Text})
+		}
+		return out, nil
+	}
 }
 
 // startFaults builds the fault manager over the head node's power, the

@@ -529,3 +529,21 @@ func (in *Incremental) LostByFailover() map[int]int {
 	}
 	return out
 }
+
+// ClosedOutageCount is how many of Report's outages are closed: all but
+// the one still open, if any. Closed outages keep their place in the list.
+func (in *Incremental) ClosedOutageCount() int {
+	n := len(in.settledOut) + len(in.analyzeTail().outages)
+	if in.Open() != nil {
+		n--
+	}
+	return n
+}
+
+// OutageAt is Report's i-th outage, i below ClosedOutageCount.
+func (in *Incremental) OutageAt(i int) Outage {
+	if i < len(in.settledOut) {
+		return in.settledOut[i]
+	}
+	return in.analyzeTail().outages[i-len(in.settledOut)]
+}
