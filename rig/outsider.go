@@ -57,7 +57,9 @@ func RunOutsider(ctx context.Context, cli *testcontainers.DockerClient, o Outsid
 	if err != nil {
 		return "", "", -1, fmt.Errorf("rig: outsider: %w", err)
 	}
-	rc, err := c.Logs(ctx)
+	// The daemon's own log stream, stdout apart from stderr (the
+	// container's Logs merges them).
+	rc, err := cli.ContainerLogs(ctx, c.GetContainerID(), client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
 		return "", "", st.ExitCode, fmt.Errorf("rig: outsider: logs: %w", err)
 	}

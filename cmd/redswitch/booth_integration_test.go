@@ -325,6 +325,14 @@ func TestBoothEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A new network, maybe a new gateway; new secrets too.
+		if headHost, _, err = net.SplitHostPort(cfg.Listen.API); err != nil {
+			t.Fatal(err)
+		}
+		api.BaseURL = fmt.Sprintf("http://%s:%d", headHost, ports["api"])
+		if secrets, err = credentials.Ensure(filepath.Join(cfg.DataDir, "secrets"), nil); err != nil {
+			t.Fatal(err)
+		}
 		token, err := os.ReadFile(filepath.Join(dir, "cluster-token"))
 		if err != nil {
 			t.Fatal(err)
