@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/faults"
 )
 
 // MaxFileSize bounds a scenario file; a script is a page of YAML, so
@@ -790,7 +791,7 @@ func (p *parser) switchStep(n *yaml.Node, field string) (*SwitchStep, bool) {
 }
 
 func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) {
-	f, ok := p.mapping(n, field, "inject", "recover", "target", "from", "lag", "pause", "for")
+	f, ok := p.mapping(n, field, append([]string{"inject", "recover", "target"}, faultParams()...)...)
 	if f == nil {
 		return nil, false
 	}
@@ -812,7 +813,7 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 		return nil, false
 	}
 	step := &FaultStep{Inject: true, Kind: info.Kind}
-	for _, param := range []string{"from", "lag", "pause", "for"} {
+	for _, param := range faultParams() {
 		if v := f.vals[param]; v != nil && !info.takes(param) {
 			takes := "no parameters"
 			if len(info.Params) > 0 {
@@ -876,6 +877,14 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 			step.Pause = b
 		}
 	}
+	if info.Kind == FaultCPUStarve {
+		step.CPUPercent = faults.DefaultCPUPercent
+		if v := f.vals["cpu_percent"]; v != nil {
+			pct, good := p.integer(v, join(field, "cpu_percent"), 1, 100)
+			ok = ok && good
+			step.CPUPercent = int(pct)
+		}
+	}
 	if v := f.vals["for"]; v != nil && info.takes("for") {
 		d, good := p.duration(v, join(field, "for"))
 		ok = ok && good
@@ -892,6 +901,10 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 	}
 	return step, ok
 }
+
+// faultParams are the keys of a fault step besides inject, recover and
+// target: each kind takes some of them (FaultKindInfo.Params).
+func faultParams() []string { return []string{"from", "lag", "pause", "cpu_percent", "for"} }
 
 // faultTargets is the selector set a fault kind accepts.
 func (p *parser) faultTargets(info FaultKindInfo) selectorSet {
@@ -913,7 +926,7 @@ func (p *parser) recoverFault(f *fields, field string) (*FaultStep, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, param := range []string{"from", "lag", "pause", "for"} {
+	for _, param := range faultParams() {
 		if f.has(param) {
 			p.fail(f.keys[param], join(field, param), "recover takes only target; %q belongs on the inject step", param)
 			ok = false
