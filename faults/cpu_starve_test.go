@@ -16,8 +16,9 @@ func TestCPUStarve(t *testing.T) {
 		onInject  []string
 		onRecover []string
 	}{
-		{"default share", Request{Kind: KindCPUStarve, Target: "primary"}, []string{"n1:starve 5"}, []string{"n1:unstarve"}},
+		{"default share", Request{Kind: KindCPUStarve, Target: "primary"}, []string{"n1:starve 1"}, []string{"n1:unstarve"}},
 		{"named share", Request{Kind: KindCPUStarve, Target: "n2", CPUPercent: 20}, []string{"n2:starve 20"}, []string{"n2:unstarve"}},
+		{"under one percent", Request{Kind: KindCPUStarve, Target: "n3", CPUPercent: 0.5}, []string{"n3:starve 0.5"}, []string{"n3:unstarve"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(nil)

@@ -70,7 +70,7 @@ type Freezer interface {
 // Starver caps a node's CPU at percent of one CPU and lifts the cap.
 // Lifting a cap that is not there succeeds, so recovery is idempotent.
 type Starver interface {
-	Starve(ctx context.Context, node string, percent int) error
+	Starve(ctx context.Context, node string, percent float64) error
 	Unstarve(ctx context.Context, node string) error
 }
 

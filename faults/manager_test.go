@@ -115,10 +115,10 @@ func (r *fakeRig) Unpause(_ context.Context, node string) error {
 	r.calls = append(r.calls, node+":unpause")
 	return nil
 }
-func (r *fakeRig) Starve(_ context.Context, node string, percent int) error {
+func (r *fakeRig) Starve(_ context.Context, node string, percent float64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, fmt.Sprintf("%s:starve %d", node, percent))
+	r.calls = append(r.calls, fmt.Sprintf("%s:starve %g", node, percent))
 	return nil
 }
 func (r *fakeRig) Unstarve(_ context.Context, node string) error {

@@ -56,9 +56,9 @@ type Request struct {
 	Pause bool `json:"pause,omitempty"`
 	// MaxFill bounds disk_full, in bytes (default Env.MaxFill).
 	MaxFill int64 `json:"max_fill,omitempty"`
-	// CPUPercent is cpu_starve's cap, in percent of one CPU, 1 to 100
-	// (0: DefaultCPUPercent).
-	CPUPercent int `json:"cpu_percent,omitempty"`
+	// CPUPercent is cpu_starve's cap, in percent of one CPU, MinCPUPercent
+	// to 100 (0: DefaultCPUPercent).
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
 }
 
 // ErrBadRequest marks a request that can never be served as asked.
@@ -127,9 +127,8 @@ func (req Request) Validate(kinds []Injector) error {
 	if req.CPUPercent != 0 && req.Kind != KindCPUStarve {
 		return bad("cpu_percent: only cpu_starve takes it, not %s", req.Kind)
 	}
-	// Docker refuses a CFS quota under 1 ms a period: 1% of 100 ms.
-	if req.CPUPercent < 0 || req.CPUPercent > 100 {
-		return bad("cpu_percent %d: want 1 to 100 (percent of one CPU; omit it for %d)", req.CPUPercent, DefaultCPUPercent)
+	if req.CPUPercent != 0 && !(req.CPUPercent >= MinCPUPercent && req.CPUPercent <= 100) {
+		return bad("cpu_percent %g: want %g to 100 (percent of one CPU; omit it for %g)", req.CPUPercent, MinCPUPercent, DefaultCPUPercent)
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func FaultKinds() []FaultKindInfo {
 			Params: []string{"lag", "pause", "for"}, Recoverable: true, NodeTarget: true, ReplicaOnly: true},
 		{Kind: FaultPower, Summary: "cut the target's power as a fault, so recover (or for) restores it",
 			Params: []string{"for"}, Recoverable: true, NodeTarget: true, EtcdTarget: true},
-		{Kind: FaultCPUStarve, Summary: "cap the target's CPU at cpu_percent of one CPU (default 5): every process runs, slowly; containers only",
+		{Kind: FaultCPUStarve, Summary: "cap the target's CPU at cpu_percent of one CPU (0.1 to 100, default 1): every process runs, slowly; containers only",
 			Params: []string{"cpu_percent", "for"}, Recoverable: true, NodeTarget: true},
 	}
 }

@@ -318,6 +318,21 @@ func (p *parser) integer(n *yaml.Node, field string, lo, hi int64) (int64, bool)
 	return i, true
 }
 
+// decimal reads a number, whole or not, within [lo, hi].
+func (p *parser) decimal(n *yaml.Node, field string, lo, hi float64) (float64, bool) {
+	var f float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
+		p.fail(n, field, "want a number, got %s", describe(n))
+		return 0, false
+	}
+	// NaN fails both comparisons, so it is out of range too.
+	if !(f >= lo && f <= hi) {
+		p.fail(n, field, "%g is out of range %g..%g", f, lo, hi)
+		return 0, false
+	}
+	return f, true
+}
+
 // duration reads a Go duration such as 500ms, 10s or 2m, positive and at
 // most MaxDuration.
 func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
@@ -880,9 +895,9 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 	if info.Kind == FaultCPUStarve {
 		step.CPUPercent = faults.DefaultCPUPercent
 		if v := f.vals["cpu_percent"]; v != nil {
-			pct, good := p.integer(v, join(field, "cpu_percent"), 1, 100)
+			pct, good := p.decimal(v, join(field, "cpu_percent"), faults.MinCPUPercent, 100)
 			ok = ok && good
-			step.CPUPercent = int(pct)
+			step.CPUPercent = pct
 		}
 	}
 	if v := f.vals["for"]; v != nil && info.takes("for") {

@@ -9,8 +9,8 @@ import (
 
 type noStarve struct{}
 
-func (noStarve) Starve(context.Context, string, int) error { return nil }
-func (noStarve) Unstarve(context.Context, string) error    { return nil }
+func (noStarve) Starve(context.Context, string, float64) error { return nil }
+func (noStarve) Unstarve(context.Context, string) error        { return nil }
 
 // TestUsableCPUStarve: the head node offers cpu_starve only where it can
 // cap a node's CPU (containers), not on a booth whose agents cannot.
