@@ -8,7 +8,7 @@ import (
 // DefaultCPUPercent is cpu_starve's share of one CPU when the request
 // names none. Measured on the rig (Patroni 3.0.2, probe writing every
 // 10 ms): at 1% an aggressive Patroni (ttl 5, loop_wait 1, retry_timeout
-// 2) lost its leader key within 8-34 s while one with the shipped timings
+// 2) lost its leader key within 7-34 s while one with the shipped timings
 // (30/10/10) kept it for a minute; at 2% and 5% both kept it.
 const DefaultCPUPercent = 1.0
 
