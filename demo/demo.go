@@ -334,7 +334,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		HAProxyBind: "127.0.0.1", PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		ProbeInterval: o.ProbeInterval,
 		Power:         drv, Switches: sw,
-		Agent: d.agent, Freezer: d.Rig, Files: d.Rig, MaxFill: maxFill, Logs: d.Rig.Logs,
+		Agent: d.agent, Freezer: d.Rig, Starver: d.Rig, Files: d.Rig, MaxFill: maxFill, Logs: d.Rig.Logs,
 		Shape:  shape(o),
 		Listen: o.Listen, OperatorToken: d.Token,
 		Log: o.Log,

@@ -1,7 +1,7 @@
 // Package faults injects and recovers the failures a Patroni cluster meets
 // besides a power cut: a frozen node, a network partition, an etcd outage,
 // crashes of PostgreSQL or Patroni, a full disk, a corrupt data directory,
-// a lagging replica.
+// a lagging replica, a node starved of CPU.
 //
 // Each kind is one small type in its own file with Inject and Recover,
 // listed once in Kinds. A Manager resolves a request's target against the

@@ -53,7 +53,7 @@ func healPoweredOn(ctx context.Context, inj Injector, env *Env, f *Fault, node s
 // Kinds is the one list of fault kinds.
 func Kinds() []Injector {
 	return []Injector{power{}, freeze{}, partition{}, etcdOutage{}, pgCrash{}, patroniCrash{},
-		diskFull{}, corrupt{}, replicaLag{}}
+		diskFull{}, corrupt{}, replicaLag{}, cpuStarve{}}
 }
 
 // Power switches a node's power and records it (the head node).
@@ -65,6 +65,13 @@ type Power interface {
 type Freezer interface {
 	Pause(ctx context.Context, node string) error
 	Unpause(ctx context.Context, node string) error
+}
+
+// Starver caps a node's CPU at percent of one CPU and lifts the cap.
+// Lifting a cap that is not there succeeds, so recovery is idempotent.
+type Starver interface {
+	Starve(ctx context.Context, node string, percent float64) error
+	Unstarve(ctx context.Context, node string) error
 }
 
 // Files reads and writes a node's files while it is powered off.
@@ -92,6 +99,8 @@ type Agent interface {
 type Env struct {
 	Power   Power
 	Freezer Freezer
+	// Starver caps a node's CPU (cpu_starve); nil where nothing can.
+	Starver Starver
 	Files   Files
 	// Agent returns the client of a node's agent.
 	Agent func(node string) (Agent, error)

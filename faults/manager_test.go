@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -114,6 +115,18 @@ func (r *fakeRig) Unpause(_ context.Context, node string) error {
 	r.calls = append(r.calls, node+":unpause")
 	return nil
 }
+func (r *fakeRig) Starve(_ context.Context, node string, percent float64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf("%s:starve %g", node, percent))
+	return nil
+}
+func (r *fakeRig) Unstarve(_ context.Context, node string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, node+":unstarve")
+	return nil
+}
 func (r *fakeRig) ReadFile(_ context.Context, node, path string) ([]byte, cluster.FileInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -181,7 +194,7 @@ func newHarness(failOn map[string]string, opts ...func(*Options)) *harness {
 	}
 	h := &harness{rig: &fakeRig{files: map[string][]byte{}}, rec: &memRecorder{}, calls: &[]string{}, failOn: failOn}
 	o := Options{
-		Env: Env{Power: h.rig, Freezer: h.rig, Files: h.rig,
+		Env: Env{Power: h.rig, Freezer: h.rig, Starver: h.rig, Files: h.rig,
 			Agent: func(node string) (Agent, error) {
 				h.mu.Lock()
 				defer h.mu.Unlock()

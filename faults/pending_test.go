@@ -54,6 +54,10 @@ func TestRecoverPassesByNodesWithoutPower(t *testing.T) {
 		// The pause died with PostgreSQL: nothing to call after power-on.
 		{"replica_lag pausing replay", Request{Kind: KindReplicaLag, Target: "n2", Lag: 10, Pause: true}, "n2",
 			nil, []string{"n2"}, nil},
+		// The cap is the container's setting: it is lifted while the node
+		// is off, and nothing is left for power-on.
+		{"cpu_starve", Request{Kind: KindCPUStarve, Target: "n2"}, "n2",
+			[]string{"n2:unstarve"}, nil, nil},
 		// A power fault's node is off by the fault: recovering is powering it on.
 		{"power", Request{Kind: KindPower, Target: "n2"}, "",
 			nil, nil, nil},

@@ -23,6 +23,7 @@ const (
 	KindDiskFull     Kind = "disk_full"
 	KindCorrupt      Kind = "corrupt"
 	KindReplicaLag   Kind = "replica_lag"
+	KindCPUStarve    Kind = "cpu_starve"
 )
 
 // Partition modes: what a partitioned node can no longer reach.
@@ -55,6 +56,9 @@ type Request struct {
 	Pause bool `json:"pause,omitempty"`
 	// MaxFill bounds disk_full, in bytes (default Env.MaxFill).
 	MaxFill int64 `json:"max_fill,omitempty"`
+	// CPUPercent is cpu_starve's cap, in percent of one CPU, MinCPUPercent
+	// to 100 (0: DefaultCPUPercent).
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
 }
 
 // ErrBadRequest marks a request that can never be served as asked.
@@ -119,6 +123,12 @@ func (req Request) Validate(kinds []Injector) error {
 	}
 	if req.MaxFill < 0 {
 		return bad("max_fill %d: must be positive", req.MaxFill)
+	}
+	if req.CPUPercent != 0 && req.Kind != KindCPUStarve {
+		return bad("cpu_percent: only cpu_starve takes it, not %s", req.Kind)
+	}
+	if req.CPUPercent != 0 && !(req.CPUPercent >= MinCPUPercent && req.CPUPercent <= 100) {
+		return bad("cpu_percent %g: want %g to 100 (percent of one CPU; omit it for %g)", req.CPUPercent, MinCPUPercent, DefaultCPUPercent)
 	}
 	return nil
 }

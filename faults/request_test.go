@@ -18,6 +18,10 @@ func TestDecodeRequest(t *testing.T) {
 		{"etcd outage etcd", `{"kind":"etcd_outage","target":"etcd"}`, Request{Kind: KindEtcdOutage, Target: "etcd"}, ""},
 		{"lag", `{"kind":"replica_lag","target":"replica","lag":16777216,"pause":true}`, Request{Kind: KindReplicaLag, Target: "replica", Lag: 16 << 20, Pause: true}, ""},
 		{"disk bound", `{"kind":"disk_full","target":"n2","max_fill":1024}`, Request{Kind: KindDiskFull, Target: "n2", MaxFill: 1024}, ""},
+		{"cpu starve default", `{"kind":"cpu_starve","target":"primary"}`, Request{Kind: KindCPUStarve, Target: "primary"}, ""},
+		{"cpu starve percent", `{"kind":"cpu_starve","target":"n1","cpu_percent":3}`, Request{Kind: KindCPUStarve, Target: "n1", CPUPercent: 3}, ""},
+		{"cpu starve fraction", `{"kind":"cpu_starve","target":"n1","cpu_percent":0.5}`, Request{Kind: KindCPUStarve, Target: "n1", CPUPercent: 0.5}, ""},
+		{"cpu starve whole cpu", `{"kind":"cpu_starve","target":"n1","cpu_percent":100}`, Request{Kind: KindCPUStarve, Target: "n1", CPUPercent: 100}, ""},
 		{"empty", ``, Request{}, "empty"},
 		{"not json", `kind=freeze`, Request{}, "body"},
 		{"unknown field", `{"kind":"freeze","target":"n1","force":true}`, Request{}, "force"},
@@ -34,6 +38,13 @@ func TestDecodeRequest(t *testing.T) {
 		{"lag missing", `{"kind":"replica_lag","target":"replica"}`, Request{}, "needs lag"},
 		{"lag huge", `{"kind":"replica_lag","target":"replica","lag":99999999999}`, Request{}, "needs lag"},
 		{"max_fill elsewhere", `{"kind":"freeze","target":"n1","max_fill":5}`, Request{}, "only disk_full"},
+		{"cpu_percent elsewhere", `{"kind":"freeze","target":"n1","cpu_percent":5}`, Request{}, "cpu_percent: only cpu_starve"},
+		{"cpu_percent negative", `{"kind":"cpu_starve","target":"n1","cpu_percent":-1}`, Request{}, "cpu_percent -1: want 0.1 to 100"},
+		{"cpu_percent over a cpu", `{"kind":"cpu_starve","target":"n1","cpu_percent":101}`, Request{}, "cpu_percent 101: want 0.1 to 100"},
+		{"cpu_percent under docker's least quota", `{"kind":"cpu_starve","target":"n1","cpu_percent":0.05}`, Request{}, "cpu_percent 0.05: want 0.1 to 100"},
+		{"cpu_percent huge", `{"kind":"cpu_starve","target":"n1","cpu_percent":1e309}`, Request{}, "cpu_percent"},
+		{"cpu_percent string", `{"kind":"cpu_starve","target":"n1","cpu_percent":"5%"}`, Request{}, "cpu_percent"},
+		{"cpu starve etcd", `{"kind":"cpu_starve","target":"etcd"}`, Request{}, "cannot target etcd"},
 		{"max_fill negative", `{"kind":"disk_full","target":"n1","max_fill":-5}`, Request{}, "must be positive"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,6 +74,7 @@ func TestDecodeRequest(t *testing.T) {
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{`{"kind":"freeze","target":"n1"}`, `{"kind":"etcd_outage"}`,
 		`{"kind":"replica_lag","target":"replica","lag":1,"pause":true}`, `{"kind":"partition","target":"n2","from":"nodes"}`,
+		`{"kind":"cpu_starve","target":"primary","cpu_percent":5}`, `{"kind":"cpu_starve","target":"n1","cpu_percent":-7}`,
 		`{`, `[]`, `{"kind":1}`, `null`} {
 		f.Add(s)
 	}

@@ -16,6 +16,7 @@ const (
 	FaultCorrupt      FaultKind = "corrupt"
 	FaultReplicaLag   FaultKind = "replica_lag"
 	FaultPower        FaultKind = "power"
+	FaultCPUStarve    FaultKind = "cpu_starve"
 )
 
 // FaultKindInfo describes one fault kind: what it does and which
@@ -60,6 +61,8 @@ func FaultKinds() []FaultKindInfo {
 			Params: []string{"lag", "pause", "for"}, Recoverable: true, NodeTarget: true, ReplicaOnly: true},
 		{Kind: FaultPower, Summary: "cut the target's power as a fault, so recover (or for) restores it",
 			Params: []string{"for"}, Recoverable: true, NodeTarget: true, EtcdTarget: true},
+		{Kind: FaultCPUStarve, Summary: "cap the target's CPU at cpu_percent of one CPU (0.1 to 100, default 1): every process runs, slowly; containers only",
+			Params: []string{"cpu_percent", "for"}, Recoverable: true, NodeTarget: true},
 	}
 }
 

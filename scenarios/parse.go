@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/faults"
 )
 
 // MaxFileSize bounds a scenario file; a script is a page of YAML, so
@@ -315,6 +316,21 @@ func (p *parser) integer(n *yaml.Node, field string, lo, hi int64) (int64, bool)
 		return 0, false
 	}
 	return i, true
+}
+
+// decimal reads a number, whole or not, within [lo, hi].
+func (p *parser) decimal(n *yaml.Node, field string, lo, hi float64) (float64, bool) {
+	var f float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
+		p.fail(n, field, "want a number, got %s", describe(n))
+		return 0, false
+	}
+	// NaN fails both comparisons, so it is out of range too.
+	if !(f >= lo && f <= hi) {
+		p.fail(n, field, "%g is out of range %g..%g", f, lo, hi)
+		return 0, false
+	}
+	return f, true
 }
 
 // duration reads a Go duration such as 500ms, 10s or 2m, positive and at
@@ -790,7 +806,7 @@ func (p *parser) switchStep(n *yaml.Node, field string) (*SwitchStep, bool) {
 }
 
 func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) {
-	f, ok := p.mapping(n, field, "inject", "recover", "target", "from", "lag", "pause", "for")
+	f, ok := p.mapping(n, field, append([]string{"inject", "recover", "target"}, faultParams()...)...)
 	if f == nil {
 		return nil, false
 	}
@@ -812,7 +828,7 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 		return nil, false
 	}
 	step := &FaultStep{Inject: true, Kind: info.Kind}
-	for _, param := range []string{"from", "lag", "pause", "for"} {
+	for _, param := range faultParams() {
 		if v := f.vals[param]; v != nil && !info.takes(param) {
 			takes := "no parameters"
 			if len(info.Params) > 0 {
@@ -876,6 +892,14 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 			step.Pause = b
 		}
 	}
+	if info.Kind == FaultCPUStarve {
+		step.CPUPercent = faults.DefaultCPUPercent
+		if v := f.vals["cpu_percent"]; v != nil {
+			pct, good := p.decimal(v, join(field, "cpu_percent"), faults.MinCPUPercent, 100)
+			ok = ok && good
+			step.CPUPercent = pct
+		}
+	}
 	if v := f.vals["for"]; v != nil && info.takes("for") {
 		d, good := p.duration(v, join(field, "for"))
 		ok = ok && good
@@ -892,6 +916,10 @@ func (p *parser) fault(n *yaml.Node, field string, line int) (*FaultStep, bool) 
 	}
 	return step, ok
 }
+
+// faultParams are the keys of a fault step besides inject, recover and
+// target: each kind takes some of them (FaultKindInfo.Params).
+func faultParams() []string { return []string{"from", "lag", "pause", "cpu_percent", "for"} }
 
 // faultTargets is the selector set a fault kind accepts.
 func (p *parser) faultTargets(info FaultKindInfo) selectorSet {
@@ -913,7 +941,7 @@ func (p *parser) recoverFault(f *fields, field string) (*FaultStep, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, param := range []string{"from", "lag", "pause", "for"} {
+	for _, param := range faultParams() {
 		if f.has(param) {
 			p.fail(f.keys[param], join(field, param), "recover takes only target; %q belongs on the inject step", param)
 			ok = false

@@ -169,6 +169,15 @@ func TestParseSteps(t *testing.T) {
 		{"replica lag", "  - fault: {inject: replica_lag, target: replica, lag: 16MB, pause: true}\n",
 			Step{Kind: StepFault, Fault: &FaultStep{Inject: true, Kind: FaultReplicaLag, Target: replica, Lag: 16 << 20, Pause: true}},
 			"fault inject replica_lag on replica lag 16MB (replay paused)"},
+		{"cpu starve default share", "  - fault: {inject: cpu_starve, target: primary}\n",
+			Step{Kind: StepFault, Fault: &FaultStep{Inject: true, Kind: FaultCPUStarve, Target: primary, CPUPercent: 1}},
+			"fault inject cpu_starve on primary to 1% of a CPU"},
+		{"cpu starve under one percent", "  - fault: {inject: cpu_starve, target: primary, cpu_percent: 0.5}\n",
+			Step{Kind: StepFault, Fault: &FaultStep{Inject: true, Kind: FaultCPUStarve, Target: primary, CPUPercent: 0.5}},
+			"fault inject cpu_starve on primary to 0.5% of a CPU"},
+		{"cpu starve share for", "  - fault: {inject: cpu_starve, target: n2, cpu_percent: 3, for: 40s}\n",
+			Step{Kind: StepFault, Fault: &FaultStep{Inject: true, Kind: FaultCPUStarve, Target: node("n2"), CPUPercent: 3, For: 40 * time.Second}},
+			"fault inject cpu_starve on n2 to 3% of a CPU for 40s"},
 		{"recover by kind", "  - fault: {inject: freeze, target: primary}\n  - fault: {recover: freeze}\n",
 			Step{Kind: StepFault, Fault: &FaultStep{Kind: FaultFreeze, Injected: 5}}, "fault recover freeze (injected at line 5)"},
 		{"recover @last picks the latest", "  - fault: {inject: freeze, target: n1}\n  - fault: {inject: disk_full, target: n2}\n  - fault: {recover: \"@last\"}\n",
@@ -285,7 +294,7 @@ func TestParseErrors(t *testing.T) {
 			"x.yaml:5:38: steps[0].switch.window: a window only makes sense with bounce: N",
 			"x.yaml:6:13: steps[1].switch.id: missing: which switch (1..3; switch N powers node nN)"}},
 		{"fault unknown kind", "  - fault: {inject: meteor, target: primary}\n",
-			[]string{`x.yaml:5:21: steps[0].fault.inject: unknown fault kind "meteor" (want freeze, partition, etcd_outage, pg_crash, patroni_crash, disk_full, corrupt, replica_lag, power)`}},
+			[]string{`x.yaml:5:21: steps[0].fault.inject: unknown fault kind "meteor" (want freeze, partition, etcd_outage, pg_crash, patroni_crash, disk_full, corrupt, replica_lag, power, cpu_starve)`}},
 		{"fault params", "  - fault: {inject: freeze, target: primary, lag: 1MB, from: etcd}\n  - fault: {inject: pg_crash, target: n1, for: 5s}\n", []string{
 			`x.yaml:5:46: steps[0].fault.lag: freeze takes no "lag" (it takes for)`,
 			`x.yaml:5:56: steps[0].fault.from: freeze takes no "from" (it takes for)`,
@@ -296,6 +305,15 @@ func TestParseErrors(t *testing.T) {
 			`x.yaml:7:42: steps[2].fault.target: selector "n1" is not allowed here (want etcd)`,
 			"x.yaml:8:42: steps[3].fault.target: replica_lag needs a replica, not the primary",
 			"x.yaml:9:37: steps[4].fault.target: freeze of etcd needs cluster.external_etcd: true (the head node's embedded etcd cannot be cut alone; use etcd_outage)"}},
+		{"cpu starve share", "  - fault: {inject: cpu_starve, target: n1, cpu_percent: 0, for: 5s}\n  - fault: {inject: cpu_starve, target: n2, cpu_percent: 101}\n  - fault: {inject: cpu_starve, target: n3, cpu_percent: 5%}\n  - fault: {inject: cpu_starve, target: etcd}\n  - fault: {inject: freeze, target: n1, cpu_percent: 5}\n  - fault: {recover: cpu_starve, cpu_percent: 5}\n  - fault: {inject: cpu_starve, target: n2, cpu_percent: .nan}\n  - fault: {inject: cpu_starve, target: n3, cpu_percent: 0.05}\n", []string{
+			"x.yaml:5:58: steps[0].fault.cpu_percent: 0 is out of range 0.1..100",
+			"x.yaml:6:58: steps[1].fault.cpu_percent: 101 is out of range 0.1..100",
+			`x.yaml:7:58: steps[2].fault.cpu_percent: want a number, got "5%"`,
+			`x.yaml:8:41: steps[3].fault.target: selector "etcd" is not allowed here (want primary, replica, any, @last or a node name n1..n3)`,
+			`x.yaml:9:41: steps[4].fault.cpu_percent: freeze takes no "cpu_percent" (it takes for)`,
+			`x.yaml:10:34: steps[5].fault.cpu_percent: recover takes only target; "cpu_percent" belongs on the inject step`,
+			"x.yaml:11:58: steps[6].fault.cpu_percent: NaN is out of range 0.1..100",
+			"x.yaml:12:58: steps[7].fault.cpu_percent: 0.05 is out of range 0.1..100"}},
 		{"replica lag needs lag", "  - fault: {inject: replica_lag, target: replica}\n  - fault: {inject: replica_lag, target: n2, lag: 0}\n", []string{
 			"x.yaml:5:12: steps[0].fault.lag: missing: how far behind the replica must fall, such as 16MB (maximum_lag_on_failover is 1MB)",
 			"x.yaml:6:51: steps[1].fault.lag: must be more than 0 bytes"}},
@@ -477,7 +495,7 @@ func TestParseBytes(t *testing.T) {
 
 func TestFaultKindsComplete(t *testing.T) {
 	consts := []FaultKind{FaultFreeze, FaultPartition, FaultEtcdOutage, FaultPGCrash, FaultPatroniCrash,
-		FaultDiskFull, FaultCorrupt, FaultReplicaLag, FaultPower}
+		FaultDiskFull, FaultCorrupt, FaultReplicaLag, FaultPower, FaultCPUStarve}
 	infos := FaultKinds()
 	if len(infos) != len(consts) {
 		t.Fatalf("FaultKinds has %d entries, %d constants", len(infos), len(consts))
@@ -505,6 +523,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte(header + "  - power: {off: [primary, \"@last\", all]}\n"))
+	f.Add([]byte(header + "  - fault: {inject: cpu_starve, target: n1, cpu_percent: 101}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {

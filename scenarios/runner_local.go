@@ -266,7 +266,7 @@ func (f managerFaults) Supports(kind FaultKind) bool {
 
 func (f *managerFaults) Inject(ctx context.Context, kind FaultKind, target string, step FaultStep) (string, error) {
 	fault, err := f.m.Inject(ctx, faults.Request{Kind: faults.Kind(kind), Target: target, From: string(step.From),
-		Lag: step.Lag, Pause: step.Pause})
+		Lag: step.Lag, Pause: step.Pause, CPUPercent: step.CPUPercent})
 	if err != nil {
 		return "", err
 	}

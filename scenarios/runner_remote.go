@@ -400,6 +400,9 @@ func (f remoteFaults) Inject(ctx context.Context, kind FaultKind, target string,
 	if step.Pause {
 		req["pause"] = true
 	}
+	if step.CPUPercent > 0 {
+		req["cpu_percent"] = step.CPUPercent
+	}
 	var out struct {
 		ID string `json:"id"`
 	}

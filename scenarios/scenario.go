@@ -257,6 +257,9 @@ type FaultStep struct {
 	// Pause is, for replica_lag, true to pause WAL replay (the replica
 	// still receives WAL) instead of holding back the WAL stream.
 	Pause bool
+	// CPUPercent is, for cpu_starve, the node's share of one CPU, 0.1 to
+	// 100 (the parser fills in faults.DefaultCPUPercent).
+	CPUPercent float64
 	// For, when set, recovers the fault by itself after this long.
 	For time.Duration
 }
@@ -275,6 +278,9 @@ func (f FaultStep) String() string {
 	}
 	if f.Pause {
 		s += " (replay paused)"
+	}
+	if f.CPUPercent > 0 {
+		s += fmt.Sprintf(" to %g%% of a CPU", f.CPUPercent)
 	}
 	if f.For > 0 {
 		s += " for " + f.For.String()

@@ -16,9 +16,10 @@ const StealBackFixedIn = "3.0.3"
 
 // PatroniStealBack reports whether history shows Patroni's etcd3 leader
 // key steal-back, the bug Patroni 3.0.3 fixed, on a Patroni older than
-// that: a primary frozen while it held the leader key, thawed after
-// another member had taken the key, writes the key over that member's
-// live key under a new lease (its own expired while it was frozen). The
+// that: a primary frozen (or starved of CPU: a stall either way) while it
+// held the leader key, thawed after another member had taken the key,
+// writes the key over that member's live key under a new lease (its own
+// expired while it was stalled). The
 // history must record the key's lease and whether a write created or
 // overwrote the key (journal.KindLeader), as the head node does; a history
 // without them, or any other course of events, is not excused. why says
@@ -35,7 +36,7 @@ func PatroniStealBack(history []journal.Event, patroniVersion string) (excused b
 	ev := sortedByTime(history)
 	var misses []string
 	for i, inj := range ev {
-		if inj.Kind != journal.KindFaultInject || inj.Detail != string(FaultFreeze) || inj.Error != "" || inj.Node == "" || inj.Node == "etcd" {
+		if inj.Kind != journal.KindFaultInject || !stalls(inj.Detail) || inj.Error != "" || inj.Node == "" || inj.Node == "etcd" {
 			continue
 		}
 		ok, why := stealBackAfter(ev, i, patroniVersion)
@@ -45,9 +46,16 @@ func PatroniStealBack(history []journal.Event, patroniVersion string) (excused b
 		misses = append(misses, why)
 	}
 	if len(misses) == 0 {
-		return false, "no node was frozen, so there was no steal-back after a thaw"
+		return false, "no node was frozen or starved, so there was no steal-back after a thaw"
 	}
 	return false, strings.Join(misses, "; ")
+}
+
+// stalls reports whether a fault kind stalls a node's Patroni without
+// killing it, so that it resumes later with a stale view: a freeze, or a
+// CPU starvation deep enough to let its lease expire.
+func stalls(kind string) bool {
+	return kind == string(FaultFreeze) || kind == string(FaultCPUStarve)
 }
 
 // stealBackAfter looks for the steal-back after the freeze injected at
@@ -78,7 +86,7 @@ func stealBackAfter(ev []journal.Event, i int, version string) (bool, string) {
 	// When x was thawed.
 	thaw, thawed := journal.Event{}, false
 	for _, e := range ev[i+1:] {
-		if e.Kind == journal.KindFaultRecover && e.Node == x && e.Detail == string(FaultFreeze) && (inj.ID == "" || e.ID == inj.ID) {
+		if e.Kind == journal.KindFaultRecover && e.Node == x && e.Detail == inj.Detail && (inj.ID == "" || e.ID == inj.ID) {
 			thaw, thawed = e, true
 			break
 		}

@@ -150,3 +150,39 @@ func TestParsePatroniVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestPatroniStealBackAfterStarvation: the same bug after a CPU
+// starvation, in a real recording (cpu-starve-aggressive at 0.5% of a
+// CPU on Patroni 3.0.2): n1 starved at +0, its key expires at +5.1 s, n2
+// takes it at +7.2 s, the cap is lifted at +9.0 s and n1 writes the key
+// over n2's under a new lease 0.15 s later; 182 of n2's acknowledged
+// commits were lost.
+func TestPatroniStealBackAfterStarvation(t *testing.T) {
+	rec := readJournal(t, "testdata/cpu-starve-stealback.journal")
+	if v := judgeLostCommits(rec, 0); v.OK {
+		t.Fatalf("the recorded run should lose commits: %s", v.Detail)
+	}
+	for _, tt := range []struct {
+		version string
+		want    bool
+		why     string
+	}{
+		{"3.0.2", true, "n1, frozen at"},
+		{"3.0.3", false, "has the steal-back fix"},
+	} {
+		got, why := PatroniStealBack(rec, tt.version)
+		if got != tt.want || !strings.Contains(why, tt.why) {
+			t.Errorf("Patroni %s: excused %t (%s), want %t with %q", tt.version, got, why, tt.want, tt.why)
+		}
+	}
+	// Without the recovery of the cap there is no thaw to steal back after.
+	noRecover := edit(rec, func(e journal.Event) []journal.Event {
+		if e.Kind == journal.KindFaultRecover {
+			return nil
+		}
+		return []journal.Event{e}
+	})
+	if got, why := PatroniStealBack(noRecover, "3.0.2"); got || !strings.Contains(why, "never thawed") {
+		t.Errorf("without the recovery: excused %t (%s)", got, why)
+	}
+}

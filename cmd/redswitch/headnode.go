@@ -163,7 +163,7 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 		if err != nil {
 			return fail(fmt.Errorf("%s: power: container: %w", cfg.File, err))
 		}
-		o.Power, o.Freezer, o.Files, o.Logs = r, r, r, r.Logs
+		o.Power, o.Freezer, o.Starver, o.Files, o.Logs = r, r, r, r, r.Logs
 	default:
 		return fail(usagef("%s: power %q is not supported", cfg.File, cfg.Power))
 	}

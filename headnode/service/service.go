@@ -127,9 +127,11 @@ type Options struct {
 	// nil when the head node cannot talk to agents (no cluster token):
 	// then forks and the agent-side faults are off.
 	Agent func(node string, timeout time.Duration) (*agentapi.Client, bool)
-	// Freezer and Files give the freeze and corrupt faults their means
-	// (containers); MaxFill bounds disk_full (0: the faults' default).
+	// Freezer, Starver and Files give the freeze, cpu_starve and corrupt
+	// faults their means (containers); MaxFill bounds disk_full (0: the
+	// faults' default).
 	Freezer faults.Freezer
+	Starver faults.Starver
 	Files   faults.Files
 	MaxFill int64
 	// Logs returns a node's log for scenario checks (containers); nil
@@ -499,7 +501,7 @@ func (s *Service) startFaults() error {
 		return fmt.Errorf("headnode: fault manager: %w", err)
 	}
 	s.etcdc = cli
-	env := faults.Env{Power: s.Head, Freezer: o.Freezer, Files: o.Files, MaxFill: o.MaxFill,
+	env := faults.Env{Power: s.Head, Freezer: o.Freezer, Starver: o.Starver, Files: o.Files, MaxFill: o.MaxFill,
 		State: s.Head.State, Etcd: o.NodeEtcd}
 	if o.Agent != nil {
 		env.Agent = func(node string) (faults.Agent, error) {
@@ -530,6 +532,8 @@ func usable(k faults.Kind, env faults.Env) bool {
 		return true
 	case faults.KindFreeze:
 		return env.Freezer != nil
+	case faults.KindCPUStarve:
+		return env.Starver != nil
 	case faults.KindCorrupt:
 		return env.Files != nil
 	case faults.KindEtcdOutage:
