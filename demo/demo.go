@@ -30,7 +30,9 @@ import (
 	"github.com/redswitch/redswitch/dirlock"
 	"github.com/redswitch/redswitch/fiu"
 	"github.com/redswitch/redswitch/headnode"
+	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/headnode/service"
+	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/power"
 	"github.com/redswitch/redswitch/rig"
 	"github.com/redswitch/redswitch/scenarios"
@@ -229,18 +231,30 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	for i := range names {
 		names[i] = rig.NodeName(i + 1)
 	}
-	creds, err := credentials.Ensure(filepath.Join(o.DataDir, "secrets"), names)
+	secretsDir := filepath.Join(o.DataDir, "secrets")
+	creds, err := credentials.Ensure(secretsDir, names)
+	if err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
+	// etcd speaks TLS with logins as on the booth: the demo measures
+	// what the booth runs. The CA first (the nodes need it); the
+	// certificate names the gateway once the network has one.
+	pf, err := pki.Ensure(filepath.Join(secretsDir, "pki"), nil)
+	if err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
+	caPEM, err := os.ReadFile(pf.CACert)
 	if err != nil {
 		return d, fmt.Errorf("demo: %w", err)
 	}
 	if adopt {
 		o.Log.Info("adopting the running cluster", "rig", state.RigID)
-		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID, creds))
+		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID, creds, string(caPEM)))
 		if err != nil {
 			return d, err
 		}
 	} else {
-		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, "", creds))
+		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, "", creds, string(caPEM)))
 		if err != nil {
 			return d, err
 		}
@@ -305,12 +319,20 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if d.Rig.Volumes() {
 		maxFill = o.VolumeSize
 	}
+	if pf, err = pki.Ensure(filepath.Join(secretsDir, "pki"), []string{state.Gateway}); err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
+	nodeNames := make([]string, len(members))
+	for i, m := range members {
+		nodeNames[i] = m.Name
+	}
 	d.DSN = localDSN(credentials.SuperuserName, creds.Superuser, o.PrimaryPort)
 	d.Replicas = localDSN(credentials.SuperuserName, creds.Superuser, o.ReplicaPort)
 	so := service.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir, Lock: d.lock,
 		EtcdClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
 		EtcdPeerAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(state.PeerPort)),
+		EtcdSecurity:    etcd.BoothSecurity(pf, creds, o.Scope, nodeNames),
 		// A fresh cluster needs a fresh etcd: stale Patroni keys would
 		// claim a leader that does not exist.
 		FreshEtcd: !adopt,
@@ -409,12 +431,12 @@ func localDSN(user, password string, port int) string {
 	return u.String()
 }
 
-func rigOptions(o Options, id string, creds credentials.Booth) rig.Options {
+func rigOptions(o Options, id string, creds credentials.Booth, caPEM string) rig.Options {
 	return rig.Options{ID: id, Scope: o.Scope, Nodes: o.Nodes, Image: o.Image, Timings: o.Timings,
 		SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict,
 		FailsafeMode: o.FailsafeMode, MaximumLagOnFailover: o.MaximumLagOnFailover, Tags: o.Tags,
 		DataDir: o.DataDir, Ephemeral: o.Ephemeral, VolumeSize: max(o.VolumeSize, 0), PostmortemForks: o.PostmortemForks,
-		Credentials: creds, Log: o.Log}
+		Credentials: creds, EtcdCA: caPEM, Log: o.Log}
 }
 
 // adoptable reports whether the data dir describes a rig whose containers

@@ -259,12 +259,7 @@ func boothSecrets(cfg *booth.Config, etcdHost string) (credentials.Booth, etcd.S
 	if err := credentials.WriteNodes(dir, b, names, string(ca)); err != nil {
 		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
 	}
-	sec := etcd.Security{CAFile: files.CACert, CertFile: files.ServerCert, KeyFile: files.ServerKey,
-		RootPassword: b.EtcdRoot,
-		Users:        []etcd.User{etcd.PatroniUser(credentials.EtcdPatroniUser, b.EtcdPatroni, cfg.Scope)}}
-	for _, n := range names {
-		sec.Users = append(sec.Users, etcd.AgentUser(credentials.EtcdAgentUser(n), b.EtcdAgents[n], cfg.Scope, n))
-	}
+	sec := etcd.BoothSecurity(files, b, cfg.Scope, names)
 	return b, sec, nil
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
+	"github.com/redswitch/redswitch/credentials"
+	"github.com/redswitch/redswitch/pki"
 )
 
 // RootUser is etcd's administrator; authentication cannot be enabled
@@ -264,4 +266,17 @@ func AgentUser(name, password, scope, node string) User {
 		ReadWriteKeys: []string{cluster.AgentKey(scope, node)},
 		ReadWrite:     []string{agentapi.NodeEventPrefix(scope) + node + "/"},
 		ReadKeys:      []string{"/service/" + scope + "/leader"}}
+}
+
+// BoothSecurity is etcd as every booth and demo runs it: TLS with the
+// booth CA's certificate (files), root logging in with the booth's
+// password, Patroni with its scope, each node's agent with its own keys.
+func BoothSecurity(files pki.Files, b credentials.Booth, scope string, nodes []string) Security {
+	sec := Security{CAFile: files.CACert, CertFile: files.ServerCert, KeyFile: files.ServerKey,
+		RootPassword: b.EtcdRoot,
+		Users:        []User{PatroniUser(credentials.EtcdPatroniUser, b.EtcdPatroni, scope)}}
+	for _, n := range nodes {
+		sec.Users = append(sec.Users, AgentUser(credentials.EtcdAgentUser(n), b.EtcdAgents[n], scope, n))
+	}
+	return sec
 }
