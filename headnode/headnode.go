@@ -67,6 +67,8 @@ type Options struct {
 	HAProxyBin  string
 	HAProxyDir  string
 	HAProxyBind string
+	// StatsBind is HAProxy's stats page's address (default HAProxyBind).
+	StatsBind   string
 	PrimaryPort int
 	ReplicaPort int
 	StatsPort   int
@@ -172,7 +174,7 @@ func (h *HeadNode) haproxyConfig() haproxy.Config {
 	for _, m := range h.o.Members {
 		ms = append(ms, haproxy.Member{Name: m.Name, Address: m.Address})
 	}
-	return haproxy.Config{Members: ms, Bind: h.o.HAProxyBind, PrimaryPort: h.o.PrimaryPort, ReplicaPort: h.o.ReplicaPort,
+	return haproxy.Config{Members: ms, Bind: h.o.HAProxyBind, StatsBind: h.o.StatsBind, PrimaryPort: h.o.PrimaryPort, ReplicaPort: h.o.ReplicaPort,
 		StatsPort: h.o.StatsPort, StatsSocket: h.statsSocket(), Timings: h.o.Timings}
 }
 

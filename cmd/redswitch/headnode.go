@@ -179,7 +179,7 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 	if err != nil {
 		return fail(usagef("%s: listen.replicas: %v", cfg.File, err))
 	}
-	_, statsPort, err := hostPort(cfg.Listen.Stats)
+	statsBind, statsPort, err := hostPort(cfg.Listen.Stats)
 	if err != nil {
 		return fail(usagef("%s: listen.stats: %v", cfg.File, err))
 	}
@@ -218,6 +218,9 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 	o.EtcdClientAddrs, o.EtcdPeerAddr = []string{cfg.Listen.EtcdClient}, cfg.Listen.EtcdPeer
 	o.NodeEtcd = agentapi.Peer{Address: etcdHost, Port: etcdPort}
 	o.HAProxyBind, o.PrimaryPort, o.ReplicaPort, o.StatsPort = bind, primaryPort, replicaPort, statsPort
+	// listen.stats is where the booth file puts the stats page (loopback
+	// in the shipped one), not where the primary is.
+	o.StatsBind = statsBind
 	o.Switches, o.Agent = sw, agentOf
 	// The booth's embedded etcd runs on the head node, apart from the
 	// database nodes.

@@ -27,7 +27,11 @@ type Member struct {
 type Config struct {
 	Members []Member
 	// Bind is the address the listeners bind to (e.g. 127.0.0.1).
-	Bind        string
+	Bind string
+	// StatsBind is the stats page's address when it differs from Bind:
+	// a booth keeps it on loopback while clients reach the primary on
+	// the LAN.
+	StatsBind   string
 	PrimaryPort int
 	ReplicaPort int
 	StatsPort   int
@@ -67,7 +71,11 @@ func Render(c Config) (string, error) {
 	w("    timeout server 30m\n\n")
 	w("listen stats\n")
 	w("    mode http\n")
-	w("    bind %s\n", net.JoinHostPort(c.Bind, strconv.Itoa(c.StatsPort)))
+	statsBind := c.Bind
+	if c.StatsBind != "" {
+		statsBind = c.StatsBind
+	}
+	w("    bind %s\n", net.JoinHostPort(statsBind, strconv.Itoa(c.StatsPort)))
 	w("    stats enable\n")
 	w("    stats uri /\n")
 	w("    stats refresh 1s\n\n")
@@ -103,6 +111,9 @@ func Render(c Config) (string, error) {
 func (c *Config) validate() error {
 	if net.ParseIP(c.Bind) == nil {
 		return fmt.Errorf("bind %q is not an IP address", c.Bind)
+	}
+	if c.StatsBind != "" && net.ParseIP(c.StatsBind) == nil {
+		return fmt.Errorf("stats bind %q is not an IP address", c.StatsBind)
 	}
 	ports := map[int]string{}
 	for name, p := range map[string]int{"primary port": c.PrimaryPort, "replica port": c.ReplicaPort, "stats port": c.StatsPort} {

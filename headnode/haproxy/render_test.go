@@ -30,6 +30,22 @@ func config(t *testing.T, profile string) Config {
 	}
 }
 
+func TestRenderStatsBind(t *testing.T) {
+	c := config(t, "aggressive")
+	c.Bind, c.StatsBind = "192.168.50.2", "127.0.0.1"
+	got, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "listen stats\n    mode http\n    bind 127.0.0.1:") || !strings.Contains(got, "bind 192.168.50.2:") {
+		t.Fatalf("stats not on loopback while the primary is on the LAN:\n%s", got)
+	}
+	c.StatsBind = "not-an-ip"
+	if _, err := Render(c); err == nil || !strings.Contains(err.Error(), `stats bind "not-an-ip"`) {
+		t.Fatalf("Render with a bad stats bind: %v", err)
+	}
+}
+
 func TestRenderGolden(t *testing.T) {
 	for _, profile := range []string{"aggressive", "default"} {
 		t.Run(profile, func(t *testing.T) {

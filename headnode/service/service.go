@@ -98,7 +98,9 @@ type Options struct {
 	NodeEtcd agentapi.Peer
 
 	// HAProxy's listeners.
-	HAProxyBind                         string
+	HAProxyBind string
+	// StatsBind is the stats page's address (default HAProxyBind).
+	StatsBind                           string
 	PrimaryPort, ReplicaPort, StatsPort int
 
 	// ProbeDSN, when set, runs the commit probe through it, every
@@ -271,7 +273,7 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 	s.Head, err = headnode.New(headnode.Options{
 		Scope: o.Scope, Timings: o.Timings, Members: o.Members, Etcd: s.Access,
 		Power: o.Power, Journal: s.History, JournalErr: s.Journal.Err, Clock: s.Clock.Now,
-		HAProxyDir: o.DataDir, HAProxyBind: o.HAProxyBind,
+		HAProxyDir: o.DataDir, HAProxyBind: o.HAProxyBind, StatsBind: o.StatsBind,
 		PrimaryPort: o.PrimaryPort, ReplicaPort: o.ReplicaPort, StatsPort: o.StatsPort,
 		OperatorToken: o.OperatorToken, Log: log.With("component", "headnode"),
 	})
