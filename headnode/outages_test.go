@@ -222,7 +222,7 @@ func TestEveryFaultKindHasACause(t *testing.T) {
 		faults.KindPGCrash: analysis.CauseCrash, faults.KindPatroniCrash: analysis.CauseCrash,
 		faults.KindFreeze: analysis.CauseFault, faults.KindPartition: analysis.CauseFault,
 		faults.KindDiskFull: analysis.CauseFault, faults.KindCorrupt: analysis.CauseFault,
-		faults.KindReplicaLag: analysis.CauseFault,
+		faults.KindReplicaLag: analysis.CauseFault, faults.KindCPUStarve: analysis.CauseFault,
 	}
 	for _, inj := range faults.Kinds() {
 		k := inj.Info().Kind
