@@ -15,8 +15,8 @@ import (
 // TestOutageCauses cuts the primary's power, brings it back, then makes
 // etcd unavailable to every node for a while: GET /api/v1/outages lists
 // both outages with their causes (power, etcd) and none of unknown cause.
-// It needs no change of the node image: the Patroni logs, which need a
-// newer agent, are not asserted.
+// The etcd outage carries the Patroni output of its nodes, forwarded by
+// their agents.
 func TestOutageCauses(t *testing.T) {
 	d := startRig(t, Options{Nodes: 3, Probe: true})
 	ctx := context.Background()
@@ -111,5 +111,35 @@ func TestOutageCauses(t *testing.T) {
 	}
 	if power == 0 || etcd == 0 {
 		t.Errorf("outages by power %d, by etcd %d: want both", power, etcd)
+	}
+	// The agents' Patroni lines arrive a few seconds after the outage
+	// closed: every node was up, so some answer.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		page, err := c.Outages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := 0
+		for _, o := range page.Outages {
+			if o.CauseKind != string(analysis.CauseEtcd) {
+				continue
+			}
+			for _, nl := range o.PatroniLog {
+				lines += len(nl.Lines)
+				for i, l := range nl.Lines {
+					if i < 3 {
+						t.Logf("  %s %s %s", nl.Node, l.At.Format("15:04:05.000"), l.Text)
+					}
+				}
+			}
+		}
+		if lines > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no Patroni log line forwarded for the etcd outage within a minute")
+		}
+		time.Sleep(time.Second)
 	}
 }
