@@ -414,11 +414,41 @@ func (r *run) health(ctx context.Context) (bool, string) {
 			return false, fmt.Sprintf("%s does not stream from %s yet", n, st.Leader)
 		}
 	}
+	if reason := syncPending(r.sc.Cluster.SynchronousMode, st); reason != "" {
+		return false, reason
+	}
 	now := r.c.Now()
 	if last, ok := lastAck(r.c.Events()); !ok || now.Sub(last) > settle+time.Second {
 		return false, "the probe has not committed in the last few seconds"
 	}
 	return true, fmt.Sprintf("primary %s, %d streaming", st.Leader, len(powered)-1)
+}
+
+// syncPending says why a cluster in synchronous_mode is not yet what its
+// scenario means: replicas stream, but Patroni has not yet named one the
+// synchronous standby (its /sync key). Until then commits are
+// acknowledged without waiting for any standby and any replica may be
+// promoted: a cut in that window lost the last acknowledged commit
+// (synchronous-primary-cut, once in a library run). Empty when there is
+// nothing to wait for: no synchronous_mode, or no replica powered.
+func syncPending(synchronous bool, st headnodeapi.State) string {
+	if !synchronous {
+		return ""
+	}
+	replicas := 0
+	for _, n := range st.Nodes {
+		if n.Power != "on" || n.Name == st.Leader {
+			continue
+		}
+		replicas++
+		if n.Sync {
+			return ""
+		}
+	}
+	if replicas == 0 {
+		return ""
+	}
+	return "no synchronous standby named yet (synchronous_mode)"
 }
 
 // lastAck is the time of the latest acknowledged probe commit recorded.

@@ -537,3 +537,29 @@ func TestRunHistory(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncPending(t *testing.T) {
+	node := func(name, power string, sync bool) headnodeapi.NodeState {
+		return headnodeapi.NodeState{Name: name, Power: power, Sync: sync}
+	}
+	tests := []struct {
+		name        string
+		synchronous bool
+		nodes       []headnodeapi.NodeState
+		pending     bool
+	}{
+		{"asynchronous", false, []headnodeapi.NodeState{node("n1", "on", false), node("n2", "on", false)}, false},
+		{"no standby named", true, []headnodeapi.NodeState{node("n1", "on", false), node("n2", "on", false), node("n3", "on", false)}, true},
+		{"standby named", true, []headnodeapi.NodeState{node("n1", "on", false), node("n2", "on", true), node("n3", "on", false)}, false},
+		{"only the primary powered", true, []headnodeapi.NodeState{node("n1", "on", false), node("n2", "off", true)}, false},
+		{"the named one is off", true, []headnodeapi.NodeState{node("n1", "on", false), node("n2", "off", true), node("n3", "on", false)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := syncPending(tt.synchronous, headnodeapi.State{Leader: "n1", Nodes: tt.nodes})
+			if (got != "") != tt.pending {
+				t.Fatalf("syncPending = %q, want pending %v", got, tt.pending)
+			}
+		})
+	}
+}
