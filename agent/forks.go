@@ -57,10 +57,13 @@ func forkCommand(self, password string, args ...string) (argv, env []string) {
 
 // createArgs are `fork local create`'s arguments for a fork of dataDir
 // (stopped: a crashed primary's, for a post-mortem).
-func createArgs(dataDir, forksDir, binDir, name string, port int, stopped bool) []string {
+func createArgs(dataDir, forksDir, binDir, name string, port int, listen string, stopped bool) []string {
 	args := []string{"create"}
 	if stopped {
 		args = append(args, "--stopped")
+	}
+	if listen != "" {
+		args = append(args, "--listen", listen)
 	}
 	return append(args, "--data-dir", dataDir, "--dsn", localDSN(), "--dir", forksDir,
 		"--bin-dir", binDir, "--name", name, "--port", strconv.Itoa(port), "--allow-copy")
@@ -108,8 +111,13 @@ func (s *supervisor) listForks(ctx context.Context) ([]fork.Fork, error) {
 // operator token, and the operator needs a DSN that connects.
 func (a *apiServer) forkInfo(f fork.Fork) agentapi.ForkInfo {
 	p := a.sup.o.Patroni
+	host := p.Address
+	if first, _, _ := strings.Cut(f.Listen, ","); net.ParseIP(first) != nil && !net.ParseIP(first).IsUnspecified() {
+		// A fork asked to listen on given addresses is reached there.
+		host = first
+	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", p.SuperuserPassword),
-		Host: net.JoinHostPort(p.Address, strconv.Itoa(f.Port)), Path: "/postgres"}
+		Host: net.JoinHostPort(host, strconv.Itoa(f.Port)), Path: "/postgres"}
 	return agentapi.ForkInfo{Name: f.Name, Node: p.Name, Port: f.Port, DSN: u.String(), Method: string(f.Method),
 		Timeline: f.Timeline, CreatedAt: f.CreatedAt, Running: f.Running,
 		ToWritableS: f.Timings.ToWritable.Seconds(), CheckpointS: f.Timings.Checkpoint.Seconds(),
@@ -168,7 +176,7 @@ func (a *apiServer) createFork(r *http.Request) (any, error) {
 		return nil, httpError{http.StatusConflict, fmt.Errorf("port %d is taken on %s", req.Port, a.sup.o.Patroni.Name)}
 	}
 	p := a.sup.o.Patroni
-	out, err := a.sup.forkCmd(ctx, createArgs(p.DataDir, a.sup.forksDir(), p.BinDir, req.Name, req.Port, false)...)
+	out, err := a.sup.forkCmd(ctx, createArgs(p.DataDir, a.sup.forksDir(), p.BinDir, req.Name, req.Port, req.Listen, false)...)
 	if err != nil {
 		return nil, err
 	}

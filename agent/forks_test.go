@@ -78,12 +78,12 @@ func TestForkCommandKeepsPasswordOffArgv(t *testing.T) {
 		args     []string
 		wantEnv  []string
 	}{
-		{"create", pw, createArgs("/data/pg", "/data/forks", "/usr/lib/postgresql/15/bin", "f1", 5440, false),
+		{"create", pw, createArgs("/data/pg", "/data/forks", "/usr/lib/postgresql/15/bin", "f1", 5440, "", false),
 			[]string{fork.PasswordEnv + "=" + pw}},
-		{"post-mortem", pw, createArgs("/data/pg", "/data/forks", "/usr/lib/postgresql/15/bin", "postmortem-x", 5441, true),
+		{"post-mortem", pw, createArgs("/data/pg", "/data/forks", "/usr/lib/postgresql/15/bin", "postmortem-x", 5441, "", true),
 			[]string{fork.PasswordEnv + "=" + pw}},
 		{"list", pw, []string{"list", "--dir", "/data/forks"}, []string{fork.PasswordEnv + "=" + pw}},
-		{"no password", "", createArgs("/data/pg", "/data/forks", "/bin", "f1", 5440, false), nil},
+		{"no password", "", createArgs("/data/pg", "/data/forks", "/bin", "f1", 5440, "", false), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -84,7 +84,7 @@ func (s *supervisor) postmortem(ctx context.Context) {
 	}
 	name := agentapi.PostmortemPrefix + time.Now().UTC().Format("20060102-150405")
 	start := time.Now()
-	res, err := s.forkCmd(ctx, createArgs(dir, s.forksDir(), s.o.Patroni.BinDir, name, port, true)...)
+	res, err := s.forkCmd(ctx, createArgs(dir, s.forksDir(), s.o.Patroni.BinDir, name, port, "", true)...)
 	if err != nil {
 		s.log.Error("no post-mortem fork of the crashed primary", "err", err)
 		return

@@ -87,6 +87,9 @@ type ForkRequest struct {
 	Name string `json:"name"`
 	// Port of the fork's server; 0 lets the agent pick a free one.
 	Port int `json:"port,omitempty"`
+	// Listen is the fork server's listen_addresses (see ParseListen);
+	// empty keeps the node's.
+	Listen string `json:"listen,omitempty"`
 }
 
 // ForkInfo describes one fork of a node's database.
@@ -133,6 +136,11 @@ func DecodeForkRequest(r io.Reader) (ForkRequest, error) {
 	if req.Port < 0 || req.Port > 65535 {
 		return req, fmt.Errorf("fork request: port %d: want 1..65535, or none to let the agent pick", req.Port)
 	}
+	l, err := ParseListen(req.Listen)
+	if err != nil {
+		return req, fmt.Errorf("fork request: %w", err)
+	}
+	req.Listen = l
 	return req, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,22 +352,44 @@ func TestFallbackMethods(t *testing.T) {
 		name   string
 		method Method
 		want   Method
+		// listen, when set, is the fork's listen_addresses: it must
+		// answer there and nowhere else.
+		listen string
 	}{
-		{"auto-reflink", Auto, Reflink},
-		{"basebackup", BaseBackup, BaseBackup},
-		{"copy", Copy, Copy},
+		{"auto-reflink", Auto, Reflink, ""},
+		{"basebackup", BaseBackup, BaseBackup, ""},
+		{"copy", Copy, Copy, "127.0.0.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			destroyAtCleanup(t, m, tt.name)
 			time.Sleep(100 * time.Millisecond)
 			before := load.acked.Load()
-			f, err := m.Create(ctx, CreateOptions{SourceDir: src.srv.DataDir, SourceDSN: src.dsn, Name: tt.name, Port: freePort(t), Method: tt.method, AllowCopy: true})
+			f, err := m.Create(ctx, CreateOptions{SourceDir: src.srv.DataDir, SourceDSN: src.dsn, Name: tt.name, Port: freePort(t),
+				Method: tt.method, AllowCopy: true, Listen: tt.listen})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s fork: %+v", f.Method, f.Timings)
 			checkFork(t, src, f, before, tt.want)
+			if tt.listen != "" {
+				at := func(host string) error {
+					c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(f.Port)), time.Second)
+					if err == nil {
+						c.Close()
+					}
+					return err
+				}
+				if err := at(tt.listen); err != nil {
+					t.Errorf("fork asked to listen on %s does not answer there: %v", tt.listen, err)
+				}
+				if err := at("127.0.0.1"); err == nil {
+					t.Errorf("fork asked to listen on %s answers on 127.0.0.1 too", tt.listen)
+				}
+				if f.Listen != tt.listen {
+					t.Errorf("fork record's listen %q, want %q", f.Listen, tt.listen)
+				}
+			}
 			if err := m.Destroy(ctx, tt.name); err != nil {
 				t.Fatal(err)
 			}

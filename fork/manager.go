@@ -98,6 +98,9 @@ type CreateOptions struct {
 	SourceStopped bool
 	Name          string // [a-z0-9][a-z0-9_-]*, at most 63 characters
 	Port          int
+	// Listen, when set, is the fork server's listen_addresses, checked by
+	// the caller (agentapi.ParseListen); empty keeps the source's.
+	Listen string
 	Dir           string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
 	Method        Method // Auto picks snapshot, then reflink, then copy if AllowCopy
 	AllowCopy     bool   // permit a full copy when no copy-on-write method works
@@ -144,6 +147,8 @@ type Fork struct {
 	CreatedAt time.Time `json:"created_at"`
 	DSN       string    `json:"dsn"`
 	SourceDir string    `json:"source_dir"`
+	// Listen is the fork's listen_addresses when it was asked for one.
+	Listen  string    `json:"listen,omitempty"`
 	LogFile   string    `json:"log_file"`
 	Timings   Timings   `json:"timings"`
 	// ReplayBytes is the WAL between the source's redo point after its
@@ -349,7 +354,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	log.Debug("copied", "checkpoint", t.Checkpoint, "copy", t.Snapshot)
 
 	start := time.Now()
-	if err := Prepare(Recipe{Name: o.Name, Port: o.Port, SourceDir: src, ForkDir: dst, Settings: o.Settings}, owner); err != nil {
+	if err := Prepare(Recipe{Name: o.Name, Port: o.Port, SourceDir: src, ForkDir: dst, Settings: o.settings()}, owner); err != nil {
 		return Fork{}, err
 	}
 	t.Prepare = time.Since(start)
@@ -372,7 +377,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (f Fork, err erro
 	t.ToWritable = time.Since(begin)
 
 	f = Fork{Name: o.Name, Port: o.Port, Dir: dst, Method: method, Timeline: tl, CreatedAt: begin.UTC(),
-		DSN: forkDSN, SourceDir: src, LogFile: srv.LogFile, Timings: t, ReplayBytes: replay, Running: true}
+		DSN: forkDSN, SourceDir: src, Listen: o.Listen, LogFile: srv.LogFile, Timings: t, ReplayBytes: replay, Running: true}
 	if err := writeMeta(m.metaPath(o.Name), f); err != nil {
 		return Fork{}, err
 	}
@@ -747,4 +752,13 @@ func writeMeta(path string, f Fork) error {
 		return fmt.Errorf("fork record: %w", err)
 	}
 	return nil
+}
+
+// settings are the extra settings of the fork: Settings, then Listen,
+// which the recipe applies last, over the source's command line.
+func (o CreateOptions) settings() []Setting {
+	if o.Listen == "" {
+		return o.Settings
+	}
+	return append(append([]Setting(nil), o.Settings...), Setting{"listen_addresses", o.Listen})
 }

@@ -75,6 +75,9 @@ type CreateRequest struct {
 	From string `json:"from,omitempty"`
 	Name string `json:"name"`
 	Port int    `json:"port,omitempty"`
+	// Listen is where the fork's server listens (agentapi.ParseListen);
+	// empty: where the node's does.
+	Listen string `json:"listen,omitempty"`
 }
 
 // DecodeCreateRequest parses a create request strictly.
@@ -92,6 +95,11 @@ func DecodeCreateRequest(r io.Reader) (CreateRequest, error) {
 	if req.Port < 0 || req.Port > 65535 {
 		return req, fmt.Errorf("%w: fork request: port %d: want 1..65535, or none", ErrBadRequest, req.Port)
 	}
+	l, err := agentapi.ParseListen(req.Listen)
+	if err != nil {
+		return req, fmt.Errorf("%w: fork request: %v", ErrBadRequest, err)
+	}
+	req.Listen = l
 	return req, nil
 }
 
@@ -153,7 +161,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (agentapi.ForkI
 	if err != nil {
 		return agentapi.ForkInfo{}, err
 	}
-	f, err := a.CreateFork(ctx, agentapi.ForkRequest{Name: req.Name, Port: req.Port})
+	f, err := a.CreateFork(ctx, agentapi.ForkRequest{Name: req.Name, Port: req.Port, Listen: req.Listen})
 	if err != nil {
 		return agentapi.ForkInfo{}, fmt.Errorf("fork %s of %s: %w", req.Name, node, err)
 	}

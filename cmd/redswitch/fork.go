@@ -204,6 +204,7 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 	binDir := fs.String("bin-dir", "/usr/lib/postgresql/15/bin", "PostgreSQL binaries")
 	name := fs.String("name", "", "fork name (create)")
 	port := fs.Int("port", 0, "the fork's port (create)")
+	listen := fs.String("listen", "", "the fork server's listen_addresses (create): localhost, *, or IP addresses separated by commas; default the source's")
 	methodS := fs.String("method", "auto", "snapshot, reflink, copy, basebackup or auto")
 	allowCopy := fs.Bool("allow-copy", false, "with auto: fall back to a full copy where no copy-on-write method works")
 	nice := fs.Int("nice", 10, "niceness of the fork's server and copies")
@@ -251,7 +252,11 @@ func forkLocal(ctx context.Context, env *environ, sub string, args []string) err
 		if err != nil {
 			return usagef("--method: %v", err)
 		}
-		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, SourcePassword: password, Name: *name, Port: *port,
+		l, err := agentapi.ParseListen(*listen)
+		if err != nil {
+			return usagef("--listen: %v", err)
+		}
+		f, err := m.Create(ctx, fork.CreateOptions{SourceDir: *dataDir, SourceDSN: *dsn, SourcePassword: password, Name: *name, Port: *port, Listen: l,
 			Method: meth, AllowCopy: *allowCopy, Nice: *nice, SourceStopped: *stopped})
 		if err != nil {
 			return err

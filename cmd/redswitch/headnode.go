@@ -54,7 +54,7 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return err
 	}
-	o, closeDriver, err := headnodeOptions(ctx, env, cfg, *probeOn)
+	o, closeDriver, err := headnodeOptions(ctx, env, cfg, *probeOn, ext)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func runHeadnode(ctx context.Context, env *environ, args []string) error {
 // headnodeOptions maps a booth configuration onto the head node service.
 // The returned func releases what the power driver holds (the GPIO chip,
 // the Docker client).
-func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probeOn bool) (service.Options, func(), error) {
+func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probeOn bool, external etcdaccess.Access) (service.Options, func(), error) {
 	var o service.Options
 	noop := func() {}
 	token, err := cfg.OperatorToken.Resolve(env.getenv)
@@ -192,7 +192,7 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 		// off until listen.etcd_client names the head node's address.
 		etcdHost = ""
 	}
-	secrets, security, err := boothSecrets(cfg, etcdHost)
+	secrets, security, err := boothSecrets(cfg, etcdHost, external)
 	if err != nil {
 		return fail(err)
 	}
@@ -233,8 +233,10 @@ func headnodeOptions(ctx context.Context, env *environ, cfg *booth.Config, probe
 // data_dir/secrets, 0600): passwords, etcd's CA and certificate for every
 // address of this machine (and etcdHost), etcd's users, and each node's
 // bundle for the crew to copy onto the node. The booth's etcd always
-// speaks TLS with authentication: the LAN is shared.
-func boothSecrets(cfg *booth.Config, etcdHost string) (credentials.Booth, etcd.Security, error) {
+// speaks TLS with authentication: the LAN is shared. With an external
+// etcd the bundles carry its CA (external.CAFile) and the users are made
+// there; its certificates and its authentication switch are its own.
+func boothSecrets(cfg *booth.Config, etcdHost string, external etcdaccess.Access) (credentials.Booth, etcd.Security, error) {
 	dir := filepath.Join(cfg.DataDir, "secrets")
 	names := make([]string, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
@@ -243,6 +245,20 @@ func boothSecrets(cfg *booth.Config, etcdHost string) (credentials.Booth, etcd.S
 	b, err := credentials.Ensure(dir, names)
 	if err != nil {
 		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	}
+	if len(external.Endpoints) > 0 {
+		var ca []byte
+		if external.CAFile != "" {
+			if ca, err = os.ReadFile(external.CAFile); err != nil {
+				return b, etcd.Security{}, fmt.Errorf("--etcd-ca-file: %w", err)
+			}
+		}
+		if err := credentials.WriteNodes(dir, b, names, string(ca)); err != nil {
+			return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+		}
+		sec := etcd.BoothSecurity(pki.Files{}, b, cfg.Scope, names)
+		sec.RootPassword = ""
+		return b, sec, nil
 	}
 	hosts, err := localAddresses()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/redswitch/redswitch/agentapi"
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/credentials"
+	"github.com/redswitch/redswitch/etcdaccess"
 	"github.com/redswitch/redswitch/pki"
 )
 
@@ -280,3 +281,45 @@ func BoothSecurity(files pki.Files, b credentials.Booth, scope string, nodes []s
 	}
 	return sec
 }
+
+// EnsureUsers makes users (and their roles, same names) on an etcd that
+// is not ours, an external cluster the head node logs into as acc (its
+// root): what secure does for the embedded server, without touching the
+// cluster's own TLS or its authentication switch. With authentication off
+// there the users exist but nothing asks for them: it says so in its
+// error, and the caller decides.
+func EnsureUsers(ctx context.Context, acc etcdaccess.Access, users []User, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cli, err := acc.New(5 * time.Second)
+	if err != nil {
+		return fmt.Errorf("etcd users: %w", err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := cli.AuthStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd users: auth status: %w", err)
+	}
+	for _, u := range users {
+		if err := ensureUser(ctx, cli, u.Name, u.Password, st.Enabled, log); err != nil {
+			return err
+		}
+		if err := ensureRole(ctx, cli, u.Name, u.perms(), log); err != nil {
+			return err
+		}
+		if _, err := cli.UserGrantRole(ctx, u.Name, u.Name); err != nil {
+			return fmt.Errorf("grant role %s to user %s: %w", u.Name, u.Name, err)
+		}
+	}
+	if !st.Enabled {
+		return ErrAuthOff
+	}
+	return nil
+}
+
+// ErrAuthOff is an external etcd without authentication: its users are
+// made but anyone may still write every key.
+var ErrAuthOff = errors.New("authentication is off on this etcd: anyone who reaches it may write every key")

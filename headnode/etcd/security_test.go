@@ -340,3 +340,34 @@ func TestUserPerms(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsureUsersOnAnotherEtcd treats a server started with root alone as
+// an external cluster: EnsureUsers makes Patroni's user there with its
+// grants; on a cluster with authentication off it makes the user and says
+// nothing guards it.
+func TestEnsureUsersOnAnotherEtcd(t *testing.T) {
+	ctx := context.Background()
+	b := newBooth(t)
+	s := b.start(t, b.security())
+	defer s.Close()
+	if err := EnsureUsers(ctx, s.Root(), []User{patroniUser}, nil); err != nil {
+		t.Fatalf("EnsureUsers: %v", err)
+	}
+	p := client(t, s.Access(patroniUser.Name, patroniUser.Password))
+	if err := put(p, "/service/redswitch/leader"); err != nil {
+		t.Errorf("patroni put in its scope: %v", err)
+	}
+	if err := put(p, "/service/other/leader"); !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		t.Errorf("patroni put outside its scope: %v, want permission denied", err)
+	}
+	if err := EnsureUsers(ctx, s.Root(), []User{patroniUser}, nil); err != nil {
+		t.Errorf("EnsureUsers again: %v", err)
+	}
+
+	open := newBooth(t)
+	so := open.start(t, Security{})
+	defer so.Close()
+	if err := EnsureUsers(ctx, so.Root(), []User{patroniUser}, nil); !errors.Is(err, ErrAuthOff) {
+		t.Errorf("EnsureUsers on an etcd without auth: %v, want ErrAuthOff", err)
+	}
+}

@@ -253,6 +253,16 @@ func Start(ctx context.Context, o Options) (s *Service, err error) {
 			return s, fmt.Errorf("headnode: %w", err)
 		}
 		s.Access = s.Etcd.Root()
+	} else if len(o.EtcdSecurity.Users) > 0 {
+		// An external etcd: its TLS and its authentication switch are
+		// its operator's; the users Patroni and the agents log in as are
+		// ours to make.
+		switch err := etcd.EnsureUsers(ctx, s.Access, o.EtcdSecurity.Users, log); {
+		case errors.Is(err, etcd.ErrAuthOff):
+			log.Warn("external etcd: users made, but "+err.Error(), "endpoints", s.Access.Endpoints)
+		case err != nil:
+			return s, fmt.Errorf("headnode: external etcd: %w", err)
+		}
 	}
 
 	if o.StartNodes != nil {
