@@ -100,11 +100,11 @@ type CreateOptions struct {
 	Port          int
 	// Listen, when set, is the fork server's listen_addresses, checked by
 	// the caller (agentapi.ParseListen); empty keeps the source's.
-	Listen string
-	Dir           string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
-	Method        Method // Auto picks snapshot, then reflink, then copy if AllowCopy
-	AllowCopy     bool   // permit a full copy when no copy-on-write method works
-	Settings      []Setting
+	Listen    string
+	Dir       string // where the fork's data directory goes; default Config.Dir. Snapshots need the source's btrfs.
+	Method    Method // Auto picks snapshot, then reflink, then copy if AllowCopy
+	AllowCopy bool   // permit a full copy when no copy-on-write method works
+	Settings  []Setting
 	// CheckpointSkipBelow skips the source CHECKPOINT before a snapshot when
 	// less WAL than this many bytes was written since the source's last
 	// checkpoint: the fork replays that WAL itself, which costs the fork a
@@ -148,9 +148,9 @@ type Fork struct {
 	DSN       string    `json:"dsn"`
 	SourceDir string    `json:"source_dir"`
 	// Listen is the fork's listen_addresses when it was asked for one.
-	Listen  string    `json:"listen,omitempty"`
-	LogFile   string    `json:"log_file"`
-	Timings   Timings   `json:"timings"`
+	Listen  string  `json:"listen,omitempty"`
+	LogFile string  `json:"log_file"`
+	Timings Timings `json:"timings"`
 	// ReplayBytes is the WAL between the source's redo point after its
 	// CHECKPOINT and its position at the snapshot: what the fork replays
 	// before it is writable, and so most of its start time. A standby's
