@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/redswitch/redswitch/jsonapi"
+	"github.com/redswitch/redswitch/pki"
 )
 
 // Users the secrets log in as. The superuser stays "postgres": Patroni,
@@ -81,11 +82,7 @@ const File = "booth.json"
 // needs no quoting in a DSN, a YAML file or SQL.
 func Password() string {
 	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		// crypto/rand does not fail on Linux; a booth without
-		// passwords must not start.
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
+	rand.Read(b) // never fails (Go 1.24: it crashes the program rather than return weak bytes)
 	return hex.EncodeToString(b)
 }
 
@@ -279,4 +276,33 @@ func WriteNodes(dir string, b Booth, nodes []string, caPEM string) error {
 		}
 	}
 	return nil
+}
+
+// Set is a booth's secrets with etcd's certificates: what the head node,
+// `booth up` and the demo all make on first start.
+type Set struct {
+	Booth
+	// PKI are the booth CA's and etcd's certificate files (dir/pki).
+	PKI pki.Files
+	// CA is the CA certificate's PEM, which every node's bundle carries.
+	CA string
+}
+
+// EnsureSet is Ensure on dir, and the booth CA with an etcd certificate
+// naming hosts in dir/pki (pki.Ensure: made once, the certificate
+// re-issued from the same CA for a new host).
+func EnsureSet(dir string, nodes, hosts []string) (Set, error) {
+	b, err := Ensure(dir, nodes)
+	if err != nil {
+		return Set{}, err
+	}
+	files, err := pki.Ensure(filepath.Join(dir, "pki"), hosts)
+	if err != nil {
+		return Set{}, fmt.Errorf("etcd certificates: %w", err)
+	}
+	ca, err := os.ReadFile(files.CACert)
+	if err != nil {
+		return Set{}, fmt.Errorf("etcd CA: %w", err)
+	}
+	return Set{Booth: b, PKI: files, CA: string(ca)}, nil
 }

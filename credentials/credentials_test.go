@@ -128,3 +128,23 @@ func FuzzParseNode(f *testing.F) {
 		}
 	})
 }
+
+// TestEnsureSetKeepsTheCA: a later call naming a new host (the demo's
+// gateway, the head node's addresses) keeps the CA the nodes trust.
+func TestEnsureSetKeepsTheCA(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	a, err := EnsureSet(dir, []string{"n1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := EnsureSet(dir, []string{"n1"}, []string{"172.30.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CA == "" || a.CA != b.CA || a.Superuser != b.Superuser {
+		t.Fatal("a second EnsureSet changed the CA or a secret")
+	}
+	if b.PKI.ServerCert != filepath.Join(dir, "pki", "etcd-server.crt") {
+		t.Fatalf("server certificate at %s", b.PKI.ServerCert)
+	}
+}

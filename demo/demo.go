@@ -32,7 +32,6 @@ import (
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/headnode/service"
-	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/power"
 	"github.com/redswitch/redswitch/rig"
 	"github.com/redswitch/redswitch/scenarios"
@@ -231,30 +230,23 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	for i := range names {
 		names[i] = rig.NodeName(i + 1)
 	}
-	secretsDir := filepath.Join(o.DataDir, "secrets")
-	creds, err := credentials.Ensure(secretsDir, names)
-	if err != nil {
-		return d, fmt.Errorf("demo: %w", err)
-	}
 	// etcd speaks TLS with logins as on the booth: the demo measures
 	// what the booth runs. The CA first (the nodes need it); the
 	// certificate names the gateway once the network has one.
-	pf, err := pki.Ensure(filepath.Join(secretsDir, "pki"), nil)
+	secretsDir := filepath.Join(o.DataDir, "secrets")
+	set, err := credentials.EnsureSet(secretsDir, names, nil)
 	if err != nil {
 		return d, fmt.Errorf("demo: %w", err)
 	}
-	caPEM, err := os.ReadFile(pf.CACert)
-	if err != nil {
-		return d, fmt.Errorf("demo: %w", err)
-	}
+	creds := set.Booth
 	if adopt {
 		o.Log.Info("adopting the running cluster", "rig", state.RigID)
-		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID, creds, string(caPEM)))
+		d.Rig, err = rig.Adopt(ctx, cli, state.RigID, rigOptions(o, state.RigID, creds, set.CA))
 		if err != nil {
 			return d, err
 		}
 	} else {
-		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, "", creds, string(caPEM)))
+		d.Rig, err = rig.CreateNetwork(ctx, cli, rigOptions(o, "", creds, set.CA))
 		if err != nil {
 			return d, err
 		}
@@ -319,7 +311,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if d.Rig.Volumes() {
 		maxFill = o.VolumeSize
 	}
-	if pf, err = pki.Ensure(filepath.Join(secretsDir, "pki"), []string{state.Gateway}); err != nil {
+	if set, err = credentials.EnsureSet(secretsDir, names, []string{state.Gateway}); err != nil {
 		return d, fmt.Errorf("demo: %w", err)
 	}
 	nodeNames := make([]string, len(members))
@@ -332,7 +324,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		Scope: o.Scope, Timings: o.Timings, Members: members, DataDir: o.DataDir, Lock: d.lock,
 		EtcdClientAddrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(state.EtcdPort)), net.JoinHostPort(state.Gateway, strconv.Itoa(state.EtcdPort))},
 		EtcdPeerAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(state.PeerPort)),
-		EtcdSecurity:    etcd.BoothSecurity(pf, creds, o.Scope, nodeNames),
+		EtcdSecurity:    etcd.BoothSecurity(set.PKI, creds, o.Scope, nodeNames),
 		// A fresh cluster needs a fresh etcd: stale Patroni keys would
 		// claim a leader that does not exist.
 		FreshEtcd: !adopt,

@@ -84,11 +84,9 @@ func runAgent(ctx context.Context, env *environ, args []string) error {
 		if err != nil {
 			return usagef("--credentials: %v", err)
 		}
-		ca, user, pw, err := applyCredentials(n, &po, filepath.Dir(*configPath))
-		if err != nil {
+		if etcdAccess, err = applyCredentials(n, &po, filepath.Dir(*configPath)); err != nil {
 			return usagef("--credentials %s: %v", *creds, err)
 		}
-		etcdAccess.CAFile, etcdAccess.User, etcdAccess.Password = ca, user, pw
 	}
 	if err := checkPasswords(po); err != nil {
 		return err

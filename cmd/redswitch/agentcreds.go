@@ -7,6 +7,7 @@ import (
 
 	"github.com/redswitch/redswitch/cluster"
 	"github.com/redswitch/redswitch/credentials"
+	"github.com/redswitch/redswitch/etcdaccess"
 )
 
 // etcdCAName is the file, next to patroni.yml, that the agent writes
@@ -16,27 +17,30 @@ const etcdCAName = "etcd-ca.pem"
 // applyCredentials puts a node's credentials bundle into o: PostgreSQL's
 // passwords, the rewind role, Patroni's REST login and, when etcd speaks
 // TLS, the CA (written to caDir) and Patroni's etcd login. It returns the
-// agent's own etcd login (empty for plain etcd).
-func applyCredentials(n credentials.Node, o *cluster.PatroniOptions, caDir string) (caFile, user, password string, err error) {
+// agent's own way into etcd at o's endpoints (plain, no login, for a
+// bundle without a CA).
+func applyCredentials(n credentials.Node, o *cluster.PatroniOptions, caDir string) (etcdaccess.Access, error) {
+	acc := etcdaccess.Access{Endpoints: o.Etcd}
 	if n.Name != "" && n.Name != o.Name {
-		return "", "", "", fmt.Errorf("credentials are node %s's, this is %s", n.Name, o.Name)
+		return acc, fmt.Errorf("credentials are node %s's, this is %s", n.Name, o.Name)
 	}
 	o.SuperuserPassword, o.ReplicationPassword = n.SuperuserPassword, n.ReplicationPassword
 	o.RewindUser, o.RewindPassword = credentials.RewindUser, n.RewindPassword
 	o.RESTUser, o.RESTPassword = n.RESTUser, n.RESTPassword
 	if n.EtcdCA == "" {
-		return "", "", "", nil
+		return acc, nil
 	}
 	if err := os.MkdirAll(caDir, 0o755); err != nil {
-		return "", "", "", fmt.Errorf("etcd CA: %w", err)
+		return acc, fmt.Errorf("etcd CA: %w", err)
 	}
-	caFile = filepath.Join(caDir, etcdCAName)
+	caFile := filepath.Join(caDir, etcdCAName)
 	// A certificate is public; Patroni runs as postgres and must read it.
 	if err := os.WriteFile(caFile, []byte(n.EtcdCA), 0o644); err != nil {
-		return "", "", "", fmt.Errorf("etcd CA: %w", err)
+		return acc, fmt.Errorf("etcd CA: %w", err)
 	}
 	o.EtcdCAFile, o.EtcdUser, o.EtcdPassword = caFile, n.PatroniEtcdUser, n.PatroniEtcdPassword
-	return caFile, n.EtcdUser, n.EtcdPassword, nil
+	acc.CAFile, acc.User, acc.Password = caFile, n.EtcdUser, n.EtcdPassword
+	return acc, nil
 }
 
 // checkPasswords refuses to run a node on a password a visitor would try.

@@ -21,7 +21,6 @@ import (
 	"github.com/redswitch/redswitch/credentials"
 	"github.com/redswitch/redswitch/demo"
 	"github.com/redswitch/redswitch/dirlock"
-	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/rig"
 )
 
@@ -104,17 +103,9 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 	for i := range names {
 		names[i] = rig.NodeName(i + 1)
 	}
-	secrets, err := credentials.Ensure(filepath.Join(head, "secrets"), names)
-	if err != nil {
-		return fmt.Errorf("booth up: %w", err)
-	}
 	// The nodes need only the CA; the head node issues etcd's
 	// certificate for its addresses from it when it starts.
-	pf, err := pki.Ensure(filepath.Join(head, "secrets", "pki"), nil)
-	if err != nil {
-		return fmt.Errorf("booth up: %w", err)
-	}
-	ca, err := os.ReadFile(pf.CACert)
+	secrets, err := credentials.EnsureSet(filepath.Join(head, "secrets"), names, nil)
 	if err != nil {
 		return fmt.Errorf("booth up: %w", err)
 	}
@@ -131,7 +122,7 @@ func boothUp(ctx context.Context, env *environ, args []string) error {
 		volume = demo.DefaultVolumeSize
 	}
 	r, err := rig.CreateNetwork(ctx, cli, rig.Options{Scope: cfg.Scope, Nodes: len(cfg.Nodes), Image: *image,
-		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Credentials: secrets, EtcdCA: string(ca), Log: env.log})
+		Timings: cfg.Timings, DataDir: abs, VolumeSize: volume, PostmortemForks: true, Credentials: secrets.Booth, EtcdCA: secrets.CA, Log: env.log})
 	if err != nil {
 		return err
 	}

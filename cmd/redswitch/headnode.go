@@ -21,7 +21,6 @@ import (
 	"github.com/redswitch/redswitch/headnode"
 	"github.com/redswitch/redswitch/headnode/etcd"
 	"github.com/redswitch/redswitch/headnode/service"
-	"github.com/redswitch/redswitch/pki"
 	"github.com/redswitch/redswitch/power"
 	"github.com/redswitch/redswitch/rig"
 	"github.com/redswitch/redswitch/scenarios/runapi"
@@ -242,44 +241,41 @@ func boothSecrets(cfg *booth.Config, etcdHost string, external etcdaccess.Access
 	for i, n := range cfg.Nodes {
 		names[i] = n.Name
 	}
-	b, err := credentials.Ensure(dir, names)
-	if err != nil {
-		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
-	}
+	var set credentials.Set
+	var err error
 	if len(external.Endpoints) > 0 {
-		var ca []byte
+		if set.Booth, err = credentials.Ensure(dir, names); err != nil {
+			return set.Booth, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+		}
 		if external.CAFile != "" {
-			if ca, err = os.ReadFile(external.CAFile); err != nil {
-				return b, etcd.Security{}, fmt.Errorf("--etcd-ca-file: %w", err)
+			ca, err := os.ReadFile(external.CAFile)
+			if err != nil {
+				return set.Booth, etcd.Security{}, fmt.Errorf("--etcd-ca-file: %w", err)
 			}
+			set.CA = string(ca)
 		}
-		if err := credentials.WriteNodes(dir, b, names, string(ca)); err != nil {
-			return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+	} else {
+		hosts, err := localAddresses()
+		if err != nil {
+			return set.Booth, etcd.Security{}, err
 		}
-		sec := etcd.BoothSecurity(pki.Files{}, b, cfg.Scope, names)
-		sec.RootPassword = ""
-		return b, sec, nil
+		if etcdHost != "" {
+			hosts = append(hosts, etcdHost)
+		}
+		if set, err = credentials.EnsureSet(dir, names, hosts); err != nil {
+			return set.Booth, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
+		}
 	}
-	hosts, err := localAddresses()
-	if err != nil {
-		return b, etcd.Security{}, err
+	if err := credentials.WriteNodes(dir, set.Booth, names, set.CA); err != nil {
+		return set.Booth, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
 	}
-	if etcdHost != "" {
-		hosts = append(hosts, etcdHost)
+	sec := etcd.BoothSecurity(set.PKI, set.Booth, cfg.Scope, names)
+	if len(external.Endpoints) > 0 {
+		// Only the users are ours to make on someone else's etcd: its
+		// TLS and its root are its operator's.
+		sec = etcd.Security{Users: sec.Users}
 	}
-	files, err := pki.Ensure(filepath.Join(dir, "pki"), hosts)
-	if err != nil {
-		return b, etcd.Security{}, fmt.Errorf("%s: etcd certificates: %w", cfg.File, err)
-	}
-	ca, err := os.ReadFile(files.CACert)
-	if err != nil {
-		return b, etcd.Security{}, fmt.Errorf("etcd CA: %w", err)
-	}
-	if err := credentials.WriteNodes(dir, b, names, string(ca)); err != nil {
-		return b, etcd.Security{}, fmt.Errorf("%s: secrets: %w", cfg.File, err)
-	}
-	sec := etcd.BoothSecurity(files, b, cfg.Scope, names)
-	return b, sec, nil
+	return set.Booth, sec, nil
 }
 
 // localAddresses are this machine's addresses, which the nodes may reach

@@ -38,7 +38,7 @@ func TestAPIServerTimeouts(t *testing.T) {
 // its header timeout (5 s), long before the client is done.
 func TestAPIServerCutsSlowLoris(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out the real 5 s header timeout")
+		t.Skip("-short asks for no slow tests: this one waits out the real 5 s header timeout")
 	}
 	srv := newAPIServer(http.NotFoundHandler(), nil)
 	at, err := httpserver.HeaderCut(srv, "GET /api/v1/state HTTP/1.1")
